@@ -1,0 +1,206 @@
+"""The ``specc`` command line: check, emit, train, port-weights, layers.
+
+``check`` and ``emit`` import neither TensorFlow nor PyTorch; ``train`` and ``port-weights``
+import them lazily, only when run.  Exit status: 0 when every spec is valid, 1 when any spec has
+errors, 2 for usage errors (bad flags, unreadable files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from specc import __version__
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+BACKENDS = ("keras", "torch")
+
+
+class UsageError(Exception):
+    """A problem with how specc was called rather than with a spec."""
+
+
+def _read(path: str):
+    from specc.compiler import check_source
+    from specc.source import SourceFile
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a spec file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return check_source(SourceFile(path, text))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``specc check SPEC...``: report shapes, counts and every error of each spec."""
+    from specc.report import render_diagnostics, render_table, to_document
+
+    status = EXIT_OK
+    first = True
+    for path in args.specs:
+        checked = _read(path)
+        if args.format == "json":
+            print(json.dumps(to_document(checked)))
+        elif checked.ok:
+            print(("" if first else "\n") + render_table(checked, explain=args.explain))
+        else:
+            print(("" if first else "\n") + render_diagnostics(checked), file=sys.stderr)
+        if not checked.ok:
+            status = EXIT_ERRORS
+        first = False
+    return status
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    """``specc emit SPEC --backend B [-o FILE]``: write standalone Keras or PyTorch source."""
+    from specc.emit import emit_source
+    from specc.fsutil import atomic_write
+    from specc.report import render_diagnostics
+
+    checked = _read(args.spec)
+    if not checked.ok:
+        print(render_diagnostics(checked), file=sys.stderr)
+        return EXIT_ERRORS
+    code = emit_source(checked, args.backend)
+    if args.output in (None, "-"):
+        sys.stdout.write(code)
+    else:
+        atomic_write(args.output, code)
+        print(f"wrote {args.output} ({args.backend})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``specc train SPEC``: emit the training script into a run folder and run it."""
+    from specc.report import render_diagnostics
+    from specc.training import train_command
+
+    checked = _read(args.spec)
+    if not checked.ok:
+        print(render_diagnostics(checked), file=sys.stderr)
+        return EXIT_ERRORS
+    return train_command(checked, args)
+
+
+def cmd_port_weights(args: argparse.Namespace) -> int:
+    """``specc port-weights SPEC --from FILE --to FILE``: convert weights between frameworks."""
+    from specc.port_weights import port_command
+    from specc.report import render_diagnostics
+
+    checked = _read(args.spec)
+    if not checked.ok:
+        print(render_diagnostics(checked), file=sys.stderr)
+        return EXIT_ERRORS
+    return port_command(checked, args)
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    """``specc layers``: list every layer kind with its usage."""
+    from specc.layers import REGISTRY
+    from specc.layers.base import ALIASES
+
+    by_kind: dict[str, list[str]] = {}
+    for alias, kind in ALIASES.items():
+        by_kind.setdefault(kind, []).append(alias)
+    for name in sorted(REGISTRY):
+        kind = REGISTRY[name]
+        aliases = ", ".join(sorted(by_kind.get(name, [])))
+        suffix = f"  (also: {aliases})" if aliases else ""
+        print(f"{name:<16}{kind.summary}{suffix}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="specc",
+        description="Check, emit and train neural-network model specs.",
+    )
+    parser.add_argument("--version", action="version", version=f"specc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="validate specs; print shapes, parameters and MACs")
+    check.add_argument("specs", nargs="+", metavar="SPEC")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--explain", action="store_true", help="show the arithmetic of each size")
+    check.set_defaults(func=cmd_check)
+
+    emit = sub.add_parser("emit", help="write standalone Keras or PyTorch source")
+    emit.add_argument("spec", metavar="SPEC")
+    emit.add_argument("--backend", "-b", choices=BACKENDS, required=True)
+    emit.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    emit.set_defaults(func=cmd_emit)
+
+    train = sub.add_parser("train", help="train the emitted model on real data")
+    train.add_argument("spec", metavar="SPEC")
+    train.add_argument("--backend", "-b", choices=BACKENDS, default="torch")
+    train.add_argument(
+        "--data",
+        help="digits, iris, wine, mnist, cifar10, synthetic, "
+        "npz:PATH or a folder of class sub-folders",
+    )
+    train.add_argument("--data-dir", help="where dataset files are cached or found")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--out", help="run folder (default: runs/MODEL-BACKEND)")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    train.add_argument("--nproc", type=int, default=1, help="processes (torchrun / tf.distribute)")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--compile", action="store_true", help="torch.compile / jit_compile")
+    train.add_argument(
+        "--mixed-precision", action="store_true", help="bf16 autocast / mixed_bfloat16"
+    )
+    train.set_defaults(func=cmd_train)
+
+    port = sub.add_parser("port-weights", help="convert trained weights between frameworks")
+    port.add_argument("spec", metavar="SPEC")
+    port.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="FILE",
+        help=".weights.h5 / .keras (Keras) or .pt (PyTorch state_dict)",
+    )
+    port.add_argument("--to", dest="target", required=True, metavar="FILE")
+    port.set_defaults(func=cmd_port_weights)
+
+    layers = sub.add_parser("layers", help="list the layer kinds")
+    layers.set_defaults(func=cmd_layers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status instead of raising."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"specc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("specc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("SPECC_DEBUG"):
+            raise
+        print(
+            f"specc: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in specc; rerun with SPECC_DEBUG=1 for the traceback.",
+            file=sys.stderr,
+        )
+        return 3

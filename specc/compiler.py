@@ -1,0 +1,94 @@
+"""The front end as one call: text -> parse -> lower -> passes -> checked model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specc.diagnostics import Diagnostic, SpecError
+from specc.ir import Model
+from specc.lowering import lower
+from specc.passes import PASSES, LayerInfo, State
+from specc.source import SourceFile
+from specc.syntax import parse
+
+
+@dataclass
+class CheckedModel:
+    """A spec after every pass: the IR, what was inferred, and every diagnostic."""
+
+    source: SourceFile
+    model: Model | None
+    infos: dict[int, LayerInfo] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    params: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the spec has no errors."""
+        return self.model is not None and not any(d.severity == "error" for d in self.diagnostics)
+
+    def info(self, index: int) -> LayerInfo:
+        """Inferred facts for node ``index``."""
+        return self.infos[index]
+
+    def totals(self) -> dict[str, int]:
+        """Model-wide counts: parameters (all, trainable, non-trainable), MACs, memory."""
+        infos = self.infos.values()
+        trainable = sum(i.trainable for i in infos)
+        frozen = sum(i.non_trainable for i in infos)
+        return {
+            "params": trainable + frozen,
+            "trainable_params": trainable,
+            "non_trainable_params": frozen,
+            "macs": sum(i.macs for i in infos),
+            "weight_bytes": 4 * (trainable + frozen),
+            "activation_bytes": 4 * sum(_size(i.shape) for i in infos),
+        }
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def check_source(source: SourceFile) -> CheckedModel:
+    """Run the whole front end on one spec, collecting every diagnostic."""
+    program, diagnostics = parse(source)
+    if diagnostics:
+        return CheckedModel(source, None, diagnostics=diagnostics)
+    model = lower(source, program, diagnostics)
+    if model is None:
+        return CheckedModel(source, None, diagnostics=diagnostics)
+    state = State(model, diagnostics)
+    for run_pass in PASSES:
+        run_pass(state)
+    diagnostics.sort(key=_position)
+    return CheckedModel(source, model, state.infos, diagnostics, state.params)
+
+
+def _position(diag: Diagnostic) -> tuple[int, int]:
+    span = diag.primary_span
+    return (span.line, span.column) if span else (0, 0)
+
+
+def check_text(text: str, name: str = "<spec>") -> CheckedModel:
+    """Check a spec given as a string."""
+    return check_source(SourceFile(name, text))
+
+
+def check_file(path: str | Path) -> CheckedModel:
+    """Check a spec file; the displayed name is the path as given."""
+    path = Path(path)
+    return check_source(SourceFile(str(path), path.read_text(encoding="utf-8")))
+
+
+def load(path: str | Path) -> CheckedModel:
+    """Check a spec file and raise :class:`SpecError` if it has errors."""
+    checked = check_file(path)
+    if not checked.ok:
+        raise SpecError(checked.source, checked.diagnostics)
+    return checked

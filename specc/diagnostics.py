@@ -1,0 +1,160 @@
+"""Diagnostics: located errors with labels, notes and help, rendered rustc/Elm style or as JSON.
+
+Every pass reports problems by appending :class:`Diagnostic` objects to a list instead of
+raising, so that one run reports every error in a file.  :func:`render` is the single text
+renderer; :func:`to_json` is its machine-readable twin.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from specc.source import SourceFile, Span
+
+
+class Label(BaseModel):
+    """A span with a short message; primary labels are underlined with ``^``, others ``-``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    span: Span
+    message: str = ""
+    primary: bool = False
+
+
+class Diagnostic(BaseModel):
+    """One problem found in a spec."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    labels: tuple[Label, ...] = ()
+    notes: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+    severity: Literal["error", "warning"] = "error"
+
+    @property
+    def primary_span(self) -> Span | None:
+        """The span the diagnostic points at, if any."""
+        for label in self.labels:
+            if label.primary:
+                return label.span
+        return self.labels[0].span if self.labels else None
+
+
+def error(
+    code: str,
+    message: str,
+    span: Span | None,
+    label: str = "",
+    *,
+    related: tuple[tuple[Span, str], ...] = (),
+    notes: tuple[str, ...] = (),
+    help: tuple[str, ...] | str = (),
+) -> Diagnostic:
+    """Build an error diagnostic pointing at ``span`` with optional secondary labels."""
+    labels = [] if span is None else [Label(span=span, message=label, primary=True)]
+    labels += [Label(span=s, message=m) for s, m in related if s is not None]
+    return Diagnostic(
+        code=code,
+        message=message,
+        labels=tuple(labels),
+        notes=tuple(notes),
+        help=(help,) if isinstance(help, str) else tuple(help),
+    )
+
+
+class SpecError(Exception):
+    """Raised by the high-level API when a spec has errors; carries every diagnostic."""
+
+    def __init__(self, source: SourceFile, diagnostics: list[Diagnostic]):
+        self.source = source
+        self.diagnostics = diagnostics
+        super().__init__(render_all(source, diagnostics))
+
+
+def render_all(source: SourceFile, diagnostics: list[Diagnostic]) -> str:
+    """Render several diagnostics separated by blank lines."""
+    return "\n\n".join(render(source, d) for d in diagnostics)
+
+
+def render(source: SourceFile, diag: Diagnostic) -> str:
+    """Render one diagnostic as text, with the source lines it points at."""
+    head = f"{diag.severity}[{diag.code}]: {diag.message}"
+    primary = diag.primary_span
+    if primary is None:
+        lines = [head]
+        lines += [f"  = note: {n}" for n in diag.notes]
+        lines += [f"  = help: {h}" for h in diag.help]
+        return "\n".join(lines)
+
+    in_file = sorted(
+        (lb for lb in diag.labels if lb.span.file == source.name),
+        key=lambda lb: (lb.span.line, not lb.primary, lb.span.column),
+    )
+    width = len(str(max(lb.span.line for lb in in_file))) if in_file else 1
+    pad = " " * width
+    out = [head, f"{pad}--> {primary}", f"{pad} |"]
+    previous_line = None
+    for label in in_file:
+        line_no = label.span.line
+        if line_no != previous_line:
+            if previous_line is not None and line_no > previous_line + 1:
+                out.append(f"{pad} ...")
+            out.append(f"{line_no:>{width}} | {_display(source.line(line_no))}".rstrip())
+            previous_line = line_no
+        out.append(f"{pad} | {_underline(source.line(line_no), label)}".rstrip())
+    for label in diag.labels:
+        if label.span.file != source.name:
+            out.append(f"{pad} = {label.span}: {label.message}")
+    if diag.notes or diag.help:
+        out.append(f"{pad} |")
+    out += [f"{pad} = note: {n}" for n in diag.notes]
+    out += [f"{pad} = help: {h}" for h in diag.help]
+    return "\n".join(out)
+
+
+def _display(text: str) -> str:
+    return text.replace("\t", "    ")
+
+
+def _underline(text: str, label: Label) -> str:
+    span = label.span
+    start = len(_display(text[: span.column - 1]))
+    if span.end_line == span.line:
+        end = len(_display(text[: max(span.end_column - 1, span.column)]))
+    else:
+        end = len(_display(text.rstrip()))
+    marker = "^" if label.primary else "-"
+    mark = marker * max(end - start, 1)
+    return f"{' ' * start}{mark} {label.message}"
+
+
+def to_json(diag: Diagnostic) -> dict:
+    """The diagnostic as plain data for ``--format json``."""
+    primary = diag.primary_span
+    return {
+        "severity": diag.severity,
+        "code": diag.code,
+        "message": diag.message,
+        "file": primary.file if primary else None,
+        "line": primary.line if primary else None,
+        "column": primary.column if primary else None,
+        "labels": [
+            {
+                "file": lb.span.file,
+                "line": lb.span.line,
+                "column": lb.span.column,
+                "end_line": lb.span.end_line,
+                "end_column": lb.span.end_column,
+                "message": lb.message,
+                "primary": lb.primary,
+            }
+            for lb in diag.labels
+        ],
+        "notes": list(diag.notes),
+        "help": list(diag.help),
+    }

@@ -1,0 +1,108 @@
+"""The intermediate representation: a model is a graph of layer nodes.
+
+The IR is made of frozen pydantic models.  Every node carries the span of the spec line it came
+from and, when it was produced by a block instance, the spans of the call sites that produced it
+(innermost first), so that any later pass can point at the right place.  Shapes are
+layout-neutral and exclude the batch dimension: ``(H, W, C)`` for images, ``(L, C)`` for
+sequences, ``(N,)`` for vectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from specc.source import Span
+
+Shape = tuple[int, ...]
+
+
+class NoParams(BaseModel):
+    """Parameter schema of a layer kind that takes no arguments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RawArg(BaseModel):
+    """An argument after block substitution, before it is validated by the layer's schema."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None
+    value: Any
+    text: str
+    span: Span
+    value_kind: str = "name"
+
+
+class Node(BaseModel):
+    """One layer of the graph.
+
+    ``inputs`` are indices of earlier nodes (the graph is stored in topological order).
+    ``args`` are the arguments as written (block parameters substituted); the validate pass
+    binds them to the kind's parameter schema.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    index: int
+    name: str
+    kind: str
+    args: tuple[RawArg, ...] = ()
+    inputs: tuple[int, ...] = ()
+    span: Span
+    name_span: Span
+    trace: tuple[Span, ...] = ()
+    explicit_name: bool = False
+    # how a merge node came to be: "residual", "residual_identity" or "branch"
+    role: str = ""
+
+
+class TrainConfig(BaseModel):
+    """The ``train { ... }`` section: what ``specc train`` and the emitted ``main()`` use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: str | None = None  # None: `specc train` defaults to digits
+    loss: str = "sparse_categorical_crossentropy"
+    optimizer: str = "adam"
+    optimizer_args: dict[str, float] = Field(default_factory=dict)
+    batch_size: int = Field(default=64, gt=0)
+    epochs: int = Field(default=10, gt=0)
+    metrics: tuple[str, ...] = ("accuracy",)
+    seed: int = 0
+    validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    span: Span | None = None
+    spans: dict[str, Span] = Field(default_factory=dict)
+
+    @property
+    def learning_rate(self) -> float:
+        """The optimizer's learning rate (Keras's default of 0.001 unless set)."""
+        return float(self.optimizer_args.get("lr", self.optimizer_args.get("learning_rate", 1e-3)))
+
+
+class Model(BaseModel):
+    """A whole spec: name, graph and training section."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    file: str
+    nodes: tuple[Node, ...]
+    output: int
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    span: Span | None = None
+
+    @property
+    def is_sequential(self) -> bool:
+        """True when every node feeds only the next one: a plain stack."""
+        return all(n.inputs == ((n.index - 1,) if n.index else ()) for n in self.nodes)
+
+    def consumers(self) -> dict[int, list[int]]:
+        """Map each node index to the indices of the nodes that read its output."""
+        users: dict[int, list[int]] = {n.index: [] for n in self.nodes}
+        for node in self.nodes:
+            for i in node.inputs:
+                users[i].append(node.index)
+        return users

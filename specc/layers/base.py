@@ -1,0 +1,225 @@
+"""The layer registry: one entry per layer kind, each declaring its own rules.
+
+Like a Keras 3 layer, a :class:`LayerKind` owns its parameter schema (a pydantic model), its
+shape rule, its parameter-count rule and its MAC rule, plus an ``explain`` that shows the
+arithmetic behind its output size.  Adding a kind means writing one subclass and decorating it
+with :func:`register`; the grammar never changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from specc.ir import NoParams, Shape
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "leaky_relu", "elu", "linear")
+ActivationName = Literal[
+    "relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "leaky_relu", "elu", "linear"
+]
+Padding = Literal["valid", "same"]
+# leaky_relu's slope as keras.activations.leaky_relu has it; the torch backend writes it out.
+LEAKY_RELU_SLOPE = 0.2
+
+
+class ShapeError(Exception):
+    """A layer cannot accept its input: raised by shape rules, reported at ``arg``'s span."""
+
+    def __init__(
+        self,
+        message: str,
+        label: str = "",
+        *,
+        arg: str | None = None,
+        code: str = "E0301",
+        notes: Sequence[str] = (),
+        help: Sequence[str] | str = (),
+    ):
+        super().__init__(message)
+        self.message = message
+        self.label = label or message
+        self.arg = arg
+        self.code = code
+        self.notes = tuple(notes)
+        self.help = (help,) if isinstance(help, str) else tuple(help)
+
+
+def _tuple_of(n: int):
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return (value,) * n
+        if isinstance(value, tuple | list) and len(value) == 1 and n > 1:
+            return (value[0],) * n
+        return value
+
+    return convert
+
+
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+Pair = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_tuple_of(2))]
+Single = Annotated[tuple[PositiveInt], BeforeValidator(_tuple_of(1))]
+
+
+class Params(BaseModel):
+    """Base class of every layer's parameter schema: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LayerKind:
+    """One layer kind.  Subclasses set the class attributes and override the rules they need."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    positional: ClassVar[tuple[str, ...]] = ()
+    # bare words accepted in any position, e.g. {"same": ("padding", "same")}
+    words: ClassVar[dict[str, tuple[str, Any]]] = {}
+    # accepted input ranks (without batch); None accepts any
+    input_ranks: ClassVar[tuple[int, ...] | None] = None
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int] = 1
+
+    def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
+        """The output shape for these inputs; raise :class:`ShapeError` if they don't fit."""
+        return inputs[0]
+
+    def param_count(self, p: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts, as Keras counts them."""
+        return 0, 0
+
+    def macs(self, p: Any, inputs: list[Shape], out: Shape) -> int:
+        """Multiply-accumulate operations per sample (0 for layers without weights)."""
+        return 0
+
+    def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
+        """The arithmetic behind the output shape and counts, one line per fact."""
+        return []
+
+    def activation(self, p: Any) -> str | None:
+        """The activation fused into this layer, if it has one."""
+        return getattr(p, "activation", None)
+
+
+REGISTRY: dict[str, LayerKind] = {}
+ALIASES: dict[str, str] = {}
+
+
+def register(cls: type[LayerKind]) -> type[LayerKind]:
+    """Class decorator: add a layer kind (and its aliases) to the registry."""
+    kind = cls()
+    REGISTRY[cls.name] = kind
+    for alias in cls.aliases:
+        ALIASES[alias] = cls.name
+    return cls
+
+
+def lookup(name: str) -> LayerKind | None:
+    """The layer kind called ``name`` (or one of its aliases), if there is one."""
+    return REGISTRY.get(ALIASES.get(name, name))
+
+
+def canonical(name: str) -> str:
+    """The registry name for a kind name or alias."""
+    return ALIASES.get(name, name)
+
+
+def all_names() -> list[str]:
+    """Every name a layer line may start with: kinds, aliases and activation shorthands."""
+    return sorted(set(REGISTRY) | set(ALIASES) | set(ACTIVATIONS))
+
+
+# -- helpers shared by the rules -----------------------------------------------------------
+
+
+def fmt_shape(shape: Shape) -> str:
+    """``(30, 30, 32)`` -> ``30x30x32``."""
+    return "x".join(str(d) for d in shape)
+
+
+def window_out(n: int, k: int, s: int, padding: str, d: int = 1) -> int:
+    """Output length of a sliding window, with the frameworks' arithmetic.
+
+    ``valid``: floor((n - d·(k - 1) - 1) / s) + 1.  ``same`` (TensorFlow's rule): ceil(n / s).
+    """
+    if padding == "same":
+        return -(-n // s)
+    return (n - d * (k - 1) - 1) // s + 1
+
+
+def same_padding(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
+    """TensorFlow's ``same`` padding (before, after): the extra pixel goes after."""
+    total = max((k - 1) * d + 1 - (s if n % s == 0 else n % s), 0)
+    return total // 2, total - total // 2
+
+
+def window_explain(axis: str, n: int, k: int, s: int, padding: str, d: int, out: int) -> str:
+    """One line of arithmetic for a sliding window along ``axis``."""
+    if padding == "same":
+        return f"{axis}: padding=same, out = ⌈{n} / {s}⌉ = {out}"
+    eff = f"{d}·({k} − 1) + 1" if d > 1 else f"{k}"
+    if s == 1 and d == 1:
+        return f"{axis}: ({n} − {k}) / 1 + 1 = {out}"
+    return f"{axis}: ⌊({n} − {eff}) / {s}⌋ + 1 = {out}"
+
+
+def check_windows(
+    what: str,
+    spatial: Sequence[int],
+    window: Sequence[int],
+    stride: Sequence[int],
+    padding: str,
+    dilation: Sequence[int],
+    arg: str,
+) -> tuple[int, ...]:
+    """Output sizes of a sliding window along every spatial axis, or a located error.
+
+    ``what`` names the window in messages ("conv2d kernel", "maxpool2d window").
+    """
+    outs = tuple(
+        window_out(n, k, s, padding, d)
+        for n, k, s, d in zip(spatial, window, stride, dilation, strict=True)
+    )
+    if min(outs) >= 1:
+        return outs
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(window, dilation, strict=True))
+    size, have = fmt_shape(effective), fmt_shape(tuple(spatial))
+    axis = next(i for i, o in enumerate(outs) if o < 1)
+    n, k, s = spatial[axis], effective[axis], stride[axis]
+    fits = "x".join(str(min(n, e)) for n, e in zip(spatial, effective, strict=True))
+    dilated = " (after dilation)" if max(dilation) > 1 else ""
+    raise ShapeError(
+        f"{what} {size}{dilated} is larger than its {have} input",
+        f"a {size} {what.split()[-1]} does not fit in a {have} input",
+        arg=arg,
+        notes=(f"with padding={padding}, out = ({n} - {k}) // {s} + 1 = {outs[axis]}",),
+        help=f"use {arg}={fits} or smaller, or padding=same",
+    )
+
+
+def prod(values: Sequence[int]) -> int:
+    """Product of a sequence of ints (1 for an empty one)."""
+    return math.prod(values)
+
+
+@dataclass(frozen=True)
+class RankSpec:
+    """Human names of input ranks, used in error messages."""
+
+    names: ClassVar[dict[int, str]] = {
+        1: "a vector (N)",
+        2: "a sequence (LxC)",
+        3: "an image (HxWxC)",
+    }
+
+    @classmethod
+    def describe(cls, rank: int) -> str:
+        """Name of a rank, e.g. ``an image (HxWxC)``."""
+        return cls.names.get(rank, f"a rank-{rank} tensor")

@@ -1,0 +1,154 @@
+"""Convolution layers: ``conv2d`` on images and ``conv1d`` on sequences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import model_validator
+
+from specc.ir import Shape
+from specc.layers.base import (
+    ACTIVATIONS,
+    ActivationName,
+    LayerKind,
+    Padding,
+    Pair,
+    Params,
+    PositiveInt,
+    RankSpec,
+    ShapeError,
+    Single,
+    check_windows,
+    fmt_shape,
+    register,
+    window_explain,
+)
+
+CONV_WORDS: dict[str, tuple[str, Any]] = {
+    "valid": ("padding", "valid"),
+    "same": ("padding", "same"),
+    **{a: ("activation", a) for a in ACTIVATIONS},
+}
+
+
+class Conv2DParams(Params):
+    """``conv2d FILTERS KxK [stride=] [padding=] [dilation=] [use_bias=] [activation]``."""
+
+    filters: PositiveInt
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: Padding = "valid"
+    dilation: Pair = (1, 1)
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+    @model_validator(mode="after")
+    def _stride_or_dilation(self):
+        if max(self.stride) > 1 and max(self.dilation) > 1:
+            raise ValueError("stride and dilation cannot both be greater than 1")
+        return self
+
+
+class Conv1DParams(Params):
+    """``conv1d FILTERS K [stride=] [padding=] [dilation=] [use_bias=] [activation]``."""
+
+    filters: PositiveInt
+    kernel: Single
+    stride: Single = (1,)
+    padding: Padding = "valid"
+    dilation: Single = (1,)
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+    @model_validator(mode="after")
+    def _stride_or_dilation(self):
+        if self.stride[0] > 1 and self.dilation[0] > 1:
+            raise ValueError("stride and dilation cannot both be greater than 1")
+        return self
+
+
+def require_rank(kind: str, inputs: list[Shape], rank: int, hint: str) -> Shape:
+    """Return the single input shape, or raise when its rank is not ``rank``."""
+    shape = inputs[0]
+    if len(shape) != rank:
+        raise ShapeError(
+            f"{kind} expects {RankSpec.describe(rank)} input, got {fmt_shape(shape)}",
+            f"input here is {fmt_shape(shape)}",
+            code="E0302",
+            help=hint,
+        )
+    return shape
+
+
+class _Conv(LayerKind):
+    """Shared rules of the N-d convolutions; subclasses fix the number of spatial axes."""
+
+    positional = ("filters", "kernel")
+    words = CONV_WORDS
+    spatial_axes: tuple[str, ...] = ()
+    rank_hint = ""
+
+    def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
+        shape = require_rank(self.name, inputs, len(self.spatial_axes) + 1, self.rank_hint)
+        dims = check_windows(
+            f"{self.name} kernel", shape[:-1], p.kernel, p.stride, p.padding, p.dilation, "kernel"
+        )
+        return (*dims, p.filters)
+
+    def param_count(self, p: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+        weights = 1
+        for k in p.kernel:
+            weights *= k
+        return weights * inputs[0][-1] * p.filters + (p.filters if p.use_bias else 0), 0
+
+    def macs(self, p: Any, inputs: list[Shape], out: Shape) -> int:
+        per_output = inputs[0][-1]
+        for k in p.kernel:
+            per_output *= k
+        total = per_output
+        for d in out:
+            total *= d
+        return total
+
+    def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
+        shape = inputs[0]
+        lines = [
+            window_explain(axis, n, k, s, p.padding, d, o)
+            for axis, n, k, s, d, o in zip(
+                self.spatial_axes, shape, p.kernel, p.stride, p.dilation, out, strict=False
+            )
+        ]
+        kernel = "·".join(str(k) for k in p.kernel)
+        bias = f" + {p.filters}" if p.use_bias else ""
+        trainable, _ = self.param_count(p, inputs, out)
+        lines.append(f"C: {p.filters} filters")
+        lines.append(f"params: {kernel}·{shape[-1]}·{p.filters}{bias} = {trainable:,}")
+        spatial = "·".join(str(d) for d in out[:-1])
+        lines.append(
+            f"MACs: {spatial}·{p.filters} outputs × {kernel}·{shape[-1]} = "
+            f"{self.macs(p, inputs, out):,}"
+        )
+        return lines
+
+
+@register
+class Conv2D(_Conv):
+    """2-D convolution over an HxWxC image (Keras ``Conv2D``, PyTorch ``nn.Conv2d``)."""
+
+    name = "conv2d"
+    aliases = ("conv",)
+    summary = "2-D convolution: conv FILTERS KxK [stride=S] [padding=valid|same] [activation]"
+    Params = Conv2DParams
+    spatial_axes = ("H", "W")
+    rank_hint = "conv2d needs HxWxC input; use conv1d for sequences, or reshape first"
+
+
+@register
+class Conv1D(_Conv):
+    """1-D convolution over an LxC sequence (Keras ``Conv1D``, PyTorch ``nn.Conv1d``)."""
+
+    name = "conv1d"
+    summary = "1-D convolution: conv1d FILTERS K [stride=S] [padding=valid|same] [activation]"
+    Params = Conv1DParams
+    spatial_axes = ("L",)
+    rank_hint = "conv1d needs LxC input; use conv2d for images"

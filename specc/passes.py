@@ -1,0 +1,323 @@
+"""The passes that turn a lowered graph into a checked one, as a visible, ordered tuple.
+
+Each pass is a plain function ``pass_(state) -> None`` that reads and extends a
+:class:`State`, appending diagnostics instead of raising.  Later passes skip nodes whose
+inputs failed, so one mistake is reported once, not once per downstream layer.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from specc import data_catalog
+from specc.diagnostics import Diagnostic, error
+from specc.ir import Model, Node, Shape
+from specc.layers import ShapeError, fmt_shape, lookup
+from specc.source import Span
+
+BYTES_PER_VALUE = 4  # float32
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the passes inferred for one node."""
+
+    shape: Shape
+    trainable: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    explain: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> int:
+        """All parameters, trainable or not (Keras's ``count_params``)."""
+        return self.trainable + self.non_trainable
+
+
+@dataclass
+class State:
+    """The model moving through the passes and what they have found so far."""
+
+    model: Model
+    diagnostics: list[Diagnostic]
+    params: dict[int, Any] = field(default_factory=dict)
+    shapes: dict[int, Shape] = field(default_factory=dict)
+    arg_spans: dict[int, dict[str, Span]] = field(default_factory=dict)
+    infos: dict[int, LayerInfo] = field(default_factory=dict)
+
+    def node(self, index: int) -> Node:
+        """The node at ``index``."""
+        return self.model.nodes[index]
+
+
+def validate_params(state: State) -> None:
+    """Bind each node's arguments to its kind's parameter schema (positional, words, keys)."""
+    for node in state.model.nodes:
+        kind = lookup(node.kind)
+        if kind is None:  # merges and inputs are registered, so this is a bug guard
+            continue
+        values, spans, ok = _bind_args(state, node, kind)
+        if not ok:
+            continue
+        try:
+            state.params[node.index] = kind.Params(**values)
+        except ValidationError as exc:
+            _report_validation(state, node, kind, exc, spans)
+        except (TypeError, ValueError) as exc:
+            state.diagnostics.append(
+                error("E0220", f"bad arguments for {node.kind}: {exc}", node.span, str(exc))
+            )
+        state.arg_spans[node.index] = spans
+
+
+def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str, Span], bool]:
+    fields = kind.Params.model_fields
+    values: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
+    slots = list(kind.positional)
+    ok = True
+
+    def assign(key: str, value: Any, span: Span) -> bool:
+        if key in values:
+            state.diagnostics.append(
+                error(
+                    "E0206",
+                    f"`{key}` is set twice",
+                    span,
+                    "set again here",
+                    related=((spans[key], "first set here"),),
+                )
+            )
+            return False
+        values[key] = value
+        spans[key] = span
+        return True
+
+    for arg in node.args:
+        if arg.key is not None:
+            if arg.key not in fields:
+                close = difflib.get_close_matches(arg.key, list(fields), n=1)
+                state.diagnostics.append(
+                    error(
+                        "E0205",
+                        f"{node.kind} has no parameter `{arg.key}`",
+                        arg.span,
+                        "unknown parameter",
+                        help=f"did you mean `{close[0]}`?"
+                        if close
+                        else _signature_help(node.kind, kind),
+                    )
+                )
+                ok = False
+                continue
+            ok = assign(arg.key, arg.value, arg.span) and ok
+            continue
+        if arg.value_kind == "name" and isinstance(arg.value, str) and arg.value in kind.words:
+            key, value = kind.words[arg.value]
+            ok = assign(key, value, arg.span) and ok
+            continue
+        while slots and slots[0] in values:
+            slots.pop(0)
+        close = []
+        if arg.value_kind == "name" and isinstance(arg.value, str) and kind.words:
+            close = difflib.get_close_matches(arg.value, list(kind.words), n=1)
+        if close:
+            state.diagnostics.append(
+                error(
+                    "E0204",
+                    f"unknown word `{arg.text}` for {node.kind}",
+                    arg.span,
+                    f"did you mean `{close[0]}`?",
+                    help=_signature_help(node.kind, kind),
+                )
+            )
+            ok = False
+            continue
+        if not slots:
+            state.diagnostics.append(
+                error(
+                    "E0204",
+                    f"unexpected argument `{arg.text}` for {node.kind}",
+                    arg.span,
+                    "not a parameter of this layer",
+                    help=_signature_help(node.kind, kind),
+                )
+            )
+            ok = False
+            continue
+        ok = assign(slots.pop(0), arg.value, arg.span) and ok
+    return values, spans, ok
+
+
+def _signature_help(name: str, kind) -> str:
+    keys = ", ".join(f"{k}=" for k in kind.Params.model_fields)
+    usage = kind.summary or name
+    return f"usage: {usage}" + (f" (keys: {keys})" if keys else "")
+
+
+def _report_validation(state: State, node: Node, kind, exc: ValidationError, spans) -> None:
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        key = str(loc[0]) if loc else None
+        if err["type"] == "missing":
+            state.diagnostics.append(
+                error(
+                    "E0207",
+                    f"{node.kind} needs `{key}`",
+                    node.name_span,
+                    f"missing `{key}`",
+                    help=_signature_help(node.kind, kind),
+                )
+            )
+            continue
+        span = spans.get(key, node.span) if key else node.span
+        given = err.get("input")
+        shown = fmt_shape(given) if isinstance(given, tuple) else repr(given)
+        message = _friendly(err)
+        what = f"`{key}`" if key else node.kind
+        state.diagnostics.append(
+            error(
+                "E0203",
+                f"bad value for {what} of {node.kind}: {message}",
+                span,
+                f"{message}, got {shown}" if key else message,
+                help=_signature_help(node.kind, kind),
+            )
+        )
+
+
+def _friendly(err: dict) -> str:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than":
+        return f"must be less than {ctx.get('lt')}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("tuple_type", "too_long", "too_short"):
+        return "has the wrong number of values"
+    if kind == "bool_type" or kind == "bool_parsing":
+        return "must be true or false"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"].lower()
+
+
+def infer_shapes(state: State) -> None:
+    """Run every kind's shape rule in graph order."""
+    for node in state.model.nodes:
+        if node.index not in state.params:
+            continue
+        if any(i not in state.shapes for i in node.inputs):
+            continue
+        kind = lookup(node.kind)
+        inputs = [state.shapes[i] for i in node.inputs]
+        try:
+            state.shapes[node.index] = kind.output_shape(state.params[node.index], inputs)
+        except ShapeError as exc:
+            state.diagnostics.append(_shape_diagnostic(state, node, exc, inputs))
+
+
+def _shape_diagnostic(state: State, node: Node, exc: ShapeError, inputs: list[Shape]):
+    related: list[tuple[Span, str]] = []
+    message, label, help_ = exc.message, exc.label, exc.help
+    if node.role == "residual_identity":
+        main, short = inputs
+        message = (
+            f"residual body ends in {fmt_shape(main)} but its identity shortcut is "
+            f"{fmt_shape(short)}"
+        )
+        label = "shapes differ here"
+        related.append((state.node(node.inputs[0]).span, f"body ends in {fmt_shape(main)}"))
+        related.append((state.node(node.inputs[1]).span, f"shortcut input is {fmt_shape(short)}"))
+        proj = f"conv {main[-1]} 1x1"
+        if len(main) == 3 and len(short) == 3 and main[0] and short[0] > main[0]:
+            proj += f" stride={short[0] // main[0]}"
+        help_ = (f"add a projection: `shortcut {{ {proj} }}`",)
+    else:
+        for i in node.inputs:
+            shape = fmt_shape(state.shapes[i])
+            related.append((state.node(i).span, f"output of this layer is {shape}"))
+        source = state.node(node.inputs[0]) if node.inputs else None
+        if exc.code == "E0301" and source is not None and "pool" in source.kind:
+            help_ = tuple(
+                h + f", or drop the {source.kind} on line {source.span.line}" for h in help_
+            )
+    related += [(site, "in this block instance") for site in node.trace]
+    return error(
+        exc.code,
+        message,
+        state.arg_spans.get(node.index, {}).get(exc.arg, node.span),
+        label,
+        related=tuple(related),
+        notes=exc.notes,
+        help=help_,
+    )
+
+
+def count(state: State) -> None:
+    """Parameter counts, MACs and the explanation of every node whose shape is known."""
+    for node in state.model.nodes:
+        if node.index not in state.shapes:
+            continue
+        kind = lookup(node.kind)
+        p = state.params[node.index]
+        inputs = [state.shapes[i] for i in node.inputs]
+        out = state.shapes[node.index]
+        trainable, frozen = kind.param_count(p, inputs, out)
+        state.infos[node.index] = LayerInfo(
+            shape=out,
+            trainable=trainable,
+            non_trainable=frozen,
+            macs=kind.macs(p, inputs, out),
+            explain=tuple(kind.explain(p, inputs, out)),
+        )
+
+
+def check_data(state: State) -> None:
+    """The model's input and output must fit the dataset its train section names."""
+    train = state.model.train
+    info = data_catalog.lookup(train.data) if train.data else None
+    if info is None:
+        return
+    data_span = train.spans.get("data")
+    input_node = state.model.nodes[0]
+    in_shape = state.shapes.get(0)
+    if in_shape is not None and in_shape not in info.shapes:
+        fits = " or ".join(fmt_shape(s) for s in info.shapes)
+        state.diagnostics.append(
+            error(
+                "E0407",
+                f"input {fmt_shape(in_shape)} does not fit {info.name}, whose samples are {fits}",
+                state.arg_spans.get(0, {}).get("shape", input_node.span),
+                f"{info.name} needs {fits}",
+                related=((data_span, f"data is {info.name}"),) if data_span else (),
+                help=f"use `input {fmt_shape(info.shapes[0])}`",
+            )
+        )
+    out_node = state.node(state.model.output)
+    out_shape = state.shapes.get(out_node.index)
+    if out_shape is not None and out_shape != (info.classes,):
+        state.diagnostics.append(
+            error(
+                "E0408",
+                f"the last layer outputs {fmt_shape(out_shape)} but {info.name} has "
+                f"{info.classes} classes",
+                out_node.span,
+                f"outputs {fmt_shape(out_shape)}",
+                related=((data_span, f"{info.name}: {info.classes} classes"),) if data_span else (),
+                help=f"end the model with `dense {info.classes} softmax`",
+            )
+        )
+
+
+PASSES = (validate_params, infer_shapes, count, check_data)

@@ -1,0 +1,105 @@
+"""What ``specc check`` prints: a per-layer table, totals, the arithmetic, or JSON."""
+
+from __future__ import annotations
+
+from specc.compiler import CheckedModel
+from specc.diagnostics import render_all, to_json
+from specc.layers import fmt_shape
+
+
+def _kib(n_bytes: int) -> str:
+    if n_bytes >= 1 << 20:
+        return f"{n_bytes / (1 << 20):,.1f} MiB"
+    return f"{n_bytes / 1024:,.1f} KiB"
+
+
+def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
+    """The human report of a valid spec: one row per layer, then the totals."""
+    model = checked.model
+    assert model is not None
+    show_inputs = not model.is_sequential
+    header = ["layer", "kind", "output", "params", "MACs"] + (["inputs"] if show_inputs else [])
+    rows = []
+    for node in model.nodes:
+        info = checked.infos[node.index]
+        row = [node.name, node.kind, fmt_shape(info.shape), f"{info.params:,}", f"{info.macs:,}"]
+        if show_inputs:
+            row.append(", ".join(model.nodes[i].name for i in node.inputs))
+        rows.append((row, info.explain))
+    widths = [
+        max(len(r[i]) for r in [header] + [row for row, _ in rows]) for i in range(len(header))
+    ]
+    right = {3, 4}
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ]
+        return "  " + "  ".join(parts).rstrip()
+
+    out = [f"{model.name}  ({checked.source.name})", "", line(header)]
+    out.append("  " + "  ".join("-" * w for w in widths))
+    for row, lines in rows:
+        out.append(line(row))
+        if explain:
+            out += [f"      {text}" for text in lines]
+    totals = checked.totals()
+    out.append("")
+    out.append(
+        f"  params: {totals['params']:,} total = {totals['trainable_params']:,} trainable"
+        f" + {totals['non_trainable_params']:,} non-trainable"
+    )
+    if totals["non_trainable_params"]:
+        out.append(
+            "          non-trainable = BatchNorm moving mean and variance, counted as Keras "
+            "counts them (PyTorch keeps them as buffers)"
+        )
+    out.append(f"  MACs:   {totals['macs']:,} per sample")
+    out.append(
+        f"  memory: weights {_kib(totals['weight_bytes'])}, activations "
+        f"{_kib(totals['activation_bytes'])} per sample (float32)"
+    )
+    return "\n".join(out)
+
+
+def to_document(checked: CheckedModel) -> dict:
+    """The ``--format json`` document of one spec (valid or not)."""
+    model = checked.model
+    layers = []
+    if model is not None:
+        for node in model.nodes:
+            info = checked.infos.get(node.index)
+            if info is None:
+                continue
+            layers.append(
+                {
+                    "name": node.name,
+                    "kind": node.kind,
+                    "output_shape": list(info.shape),
+                    "params": info.params,
+                    "trainable_params": info.trainable,
+                    "non_trainable_params": info.non_trainable,
+                    "macs": info.macs,
+                    "inputs": [model.nodes[i].name for i in node.inputs],
+                    "line": node.span.line,
+                }
+            )
+    doc = {
+        "model": model.name if model else None,
+        "file": checked.source.name,
+        "ok": checked.ok,
+        "layers": layers,
+        "diagnostics": [to_json(d) for d in checked.diagnostics],
+    }
+    if checked.ok:
+        doc["totals"] = checked.totals()
+    return doc
+
+
+def render_diagnostics(checked: CheckedModel) -> str:
+    """Every diagnostic of a spec, rendered, followed by a one-line count."""
+    errors = sum(1 for d in checked.diagnostics if d.severity == "error")
+    text = render_all(checked.source, checked.diagnostics)
+    plural = "s" if errors != 1 else ""
+    return f"{text}\n\n{checked.source.name}: {errors} error{plural}"
