@@ -1,0 +1,1 @@
+"""specc's test suite (a package so that ``python -m tests.regenerate_golden`` works)."""
