@@ -23,13 +23,10 @@ class UsageError(Exception):
     """A problem with how specc was called rather than with a spec."""
 
 
-def _read(path: str):
-    from specc.compiler import check_source
-    from specc.source import SourceFile
-
-    file = Path(path)
+def _read_text(path: str) -> str:
+    """The text of a spec file, or a :class:`UsageError` saying why it cannot be read."""
     try:
-        text = file.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -38,7 +35,13 @@ def _read(path: str):
         raise UsageError(f"{path} is not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    return check_source(SourceFile(path, text))
+
+
+def _read(path: str):
+    from specc.compiler import check_source
+    from specc.source import SourceFile
+
+    return check_source(SourceFile(path, _read_text(path)))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -58,6 +61,33 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not checked.ok:
             status = EXIT_ERRORS
         first = False
+    return status
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    """``specc fmt SPEC... [--check]``: rewrite specs in canonical layout (atomically)."""
+    from specc.diagnostics import SpecError, render_all
+    from specc.formatter import format_source
+    from specc.fsutil import atomic_write
+
+    texts = {path: _read_text(path) for path in args.specs}
+    status = EXIT_OK
+    for path, text in texts.items():
+        try:
+            formatted = format_source(text, path)
+        except SpecError as exc:
+            print(render_all(exc.source, exc.diagnostics), file=sys.stderr)
+            print(f"{path}: not formatted (syntax errors)", file=sys.stderr)
+            status = EXIT_ERRORS
+            continue
+        if formatted == text:
+            continue
+        if args.check:
+            print(f"would reformat {path}", file=sys.stderr)
+            status = EXIT_ERRORS
+        else:
+            atomic_write(path, formatted)
+            print(f"reformatted {path}", file=sys.stderr)
     return status
 
 
@@ -112,11 +142,12 @@ def cmd_layers(args: argparse.Namespace) -> int:
     by_kind: dict[str, list[str]] = {}
     for alias, kind in ALIASES.items():
         by_kind.setdefault(kind, []).append(alias)
+    width = max(len(name) for name in REGISTRY) + 2
     for name in sorted(REGISTRY):
         kind = REGISTRY[name]
         aliases = ", ".join(sorted(by_kind.get(name, [])))
         suffix = f"  (also: {aliases})" if aliases else ""
-        print(f"{name:<16}{kind.summary}{suffix}")
+        print(f"{name:<{width}}{kind.summary}{suffix}")
     return EXIT_OK
 
 
@@ -134,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--explain", action="store_true", help="show the arithmetic of each size")
     check.set_defaults(func=cmd_check)
+
+    fmt = sub.add_parser("fmt", help="rewrite specs in canonical layout, keeping comments")
+    fmt.add_argument("specs", nargs="+", metavar="SPEC")
+    fmt.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a file would change"
+    )
+    fmt.set_defaults(func=cmd_fmt)
 
     emit = sub.add_parser("emit", help="write standalone Keras or PyTorch source")
     emit.add_argument("spec", metavar="SPEC")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from specc import data_catalog
@@ -19,7 +19,7 @@ from specc.diagnostics import Diagnostic, error
 from specc.ir import Model, Node, RawArg, TrainConfig
 from specc.layers import ACTIVATIONS, all_names, canonical, lookup
 from specc.source import SourceFile, Span
-from specc.syntax import Arg, BlockDef, Call, Statement, Value
+from specc.syntax import Arg, BlockDef, Call, Clause, Statement, Value
 
 MAX_BLOCK_DEPTH = 32
 MAX_NODES = 200_000
@@ -29,6 +29,12 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "*": operator.mul,
     "/": operator.truediv,
     "//": operator.floordiv,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
 }
 _TRAIN_KEYS = {
     "data": "data",
@@ -74,7 +80,9 @@ class _Lowerer:
         self.reported_no_input = False
 
     def report(self, diag: Diagnostic) -> None:
-        self.diagnostics.append(diag)
+        # a mistake inside a block body would otherwise be reported once per instance
+        if diag not in self.diagnostics:
+            self.diagnostics.append(diag)
 
     # -- top level --------------------------------------------------------------------------
 
@@ -224,12 +232,16 @@ class _Lowerer:
     def item(self, node: Statement | Call, current: int | None, scope: _Scope) -> int | None:
         if isinstance(node, Call):
             return self.instantiate(node.name, node.args, node.name_span, node.span, current, scope)
+        if node.name in ("repeat", "if"):
+            node = _name_clause_as_arg(node)
         if node.name == "repeat":
             return self.repeat(node, current, scope)
         if node.name == "residual":
             return self.residual(node, current, scope)
         if node.name == "branch":
             return self.branch(node, current, scope)
+        if node.name == "if":
+            return self.conditional(node, current, scope)
         if node.clauses:
             self.report(
                 error(
@@ -237,7 +249,8 @@ class _Lowerer:
                     f"`{node.name}` does not take a {{ }} body",
                     node.clauses[0].span,
                     "unexpected body",
-                    help="bodies belong to `repeat`, `residual`, `branch`, `block` and `train`",
+                    help="bodies belong to `repeat`, `residual`, `branch`, `if`, `block` and "
+                    "`train`",
                 )
             )
         if node.name in self.blocks:
@@ -249,17 +262,17 @@ class _Lowerer:
         if len(stmt.args) == 1 and stmt.args[0].key is None:
             bound = self.resolve(stmt.args[0].value, scope)
             count = bound.value if bound else None
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             self.report(
                 error(
                     "E0213",
-                    "`repeat` needs a positive count",
+                    "`repeat` needs a count",
                     stmt.args[0].span if stmt.args else stmt.name_span,
-                    "expected a whole number of at least 1",
+                    "expected a whole number (0 or more)",
                     help="e.g. `repeat 3 { conv 64 3x3 padding=same relu }`",
                 )
             )
-            count = 1
+            count = 0
         if len(stmt.clauses) != 1 or stmt.clauses[0].name is not None:
             self.report(
                 error(
@@ -302,8 +315,55 @@ class _Lowerer:
         if main_out == start:
             self.report(error("E0214", "the residual body is empty", main[0].span, "no layers"))
             return current
-        role = "residual" if shortcut else "residual_identity"
+        # a shortcut body that adds no layer (`if` false) is an identity too
+        role = "residual_identity" if short_out == start else "residual"
         return self.merge("add", stmt, (main_out, short_out), scope, role)
+
+    def conditional(self, stmt: Statement, current: int | None, scope: _Scope) -> int | None:
+        """``if (cond) { ... } [else { ... }]``: lower one body or the other (or none)."""
+        then = [c for c in stmt.clauses if c.name is None]
+        other = [c for c in stmt.clauses if c.name == "else"]
+        for clause in stmt.clauses:
+            if clause.name not in (None, "else"):
+                self.report(
+                    error(
+                        "E0218",
+                        f"unknown clause `{clause.name}` after if",
+                        clause.name_span,
+                        "expected `else`",
+                    )
+                )
+                return current
+        shape_ok = stmt.clauses and stmt.clauses[0].name is None and len(then) == 1
+        if len(stmt.args) != 1 or stmt.args[0].key or not shape_ok or len(other) > 1:
+            self.report(
+                error(
+                    "E0218",
+                    "`if` needs one condition and a { } body, optionally followed by `else { }`",
+                    stmt.span,
+                    "expected `if (COND) { ... } else { ... }`",
+                    help="e.g. `if (stride > 1) { conv f 1x1 stride=stride }`",
+                )
+            )
+            return current
+        bound = self.resolve(stmt.args[0].value, scope)
+        if bound is None:
+            return current
+        if not isinstance(bound.value, bool):
+            self.report(
+                error(
+                    "E0218",
+                    f"the condition `{stmt.args[0].value.text}` is not true or false",
+                    stmt.args[0].span,
+                    f"this is {bound.value!r}",
+                    help="compare block parameters, e.g. `if (stride > 1) { ... }`, or pass "
+                    "true/false",
+                )
+            )
+            return current
+        if bound.value:
+            return self.body(then[0].body, current, scope)
+        return self.body(other[0].body, current, scope) if other else current
 
     def branch(self, stmt: Statement, current: int | None, scope: _Scope) -> int | None:
         mode = stmt.args[0].value.value if len(stmt.args) == 1 else None
@@ -731,6 +791,22 @@ class _Lowerer:
             )
             return None
         return {key: value}
+
+
+def _name_clause_as_arg(stmt: Statement) -> Statement:
+    """Read ``repeat n { ... }`` / ``if flag { ... }`` as an argument and an unnamed body.
+
+    The generic grammar takes a name right before ``{`` as a clause name (``shortcut { }``);
+    for ``repeat`` and ``if`` that name is the count or the condition.
+    """
+    if stmt.args or not stmt.clauses or stmt.clauses[0].name is None:
+        return stmt
+    first = stmt.clauses[0]
+    value = Value("name", first.name, first.name, first.name_span)
+    body = Clause(None, first.body, first.span)
+    return replace(
+        stmt, args=(Arg(None, value, first.name_span),), clauses=(body, *stmt.clauses[1:])
+    )
 
 
 def _default_name(file_name: str) -> str:

@@ -31,6 +31,8 @@ class LayerInfo:
     non_trainable: int = 0
     macs: int = 0
     explain: tuple[str, ...] = ()
+    # what torch's sum(p.numel()) counts for this layer (see LayerKind.param_count_torch)
+    torch_params: int = 0
 
     @property
     def params(self) -> int:
@@ -212,6 +214,36 @@ def _friendly(err: dict) -> str:
     return err["msg"].lower()
 
 
+def check_dtypes(state: State) -> None:
+    """Integer ids (``input L dtype=int``) may only feed kinds that take them (embedding)."""
+    for node in state.model.nodes:
+        kind = lookup(node.kind)
+        if kind is None or not node.inputs:
+            continue
+        for i in node.inputs:
+            params = state.params.get(i)
+            ints = getattr(params, "dtype", "float32") == "int"
+            if ints == kind.int_input:
+                continue
+            source = state.node(i)
+            if ints:
+                message = f"{node.kind} cannot take integer ids"
+                help_ = "integer inputs go to an `embedding` first"
+            else:
+                message = f"{node.kind} takes integer ids, but its input is float"
+                help_ = "declare the input as `input L dtype=int`"
+            state.diagnostics.append(
+                error(
+                    "E0303",
+                    message,
+                    node.name_span,
+                    "wrong input type",
+                    related=((source.span, "this is the input"),),
+                    help=help_,
+                )
+            )
+
+
 def infer_shapes(state: State) -> None:
     """Run every kind's shape rule in graph order."""
     for node in state.model.nodes:
@@ -280,6 +312,7 @@ def count(state: State) -> None:
             non_trainable=frozen,
             macs=kind.macs(p, inputs, out),
             explain=tuple(kind.explain(p, inputs, out)),
+            torch_params=kind.param_count_torch(p, inputs, out),
         )
 
 
@@ -320,4 +353,4 @@ def check_data(state: State) -> None:
         )
 
 
-PASSES = (validate_params, infer_shapes, count, check_data)
+PASSES = (validate_params, check_dtypes, infer_shapes, count, check_data)

@@ -220,6 +220,7 @@ _TERMINAL_NAMES = {
     "BLOCK": "'block'",
     "ADD_OP": "'+' or '-'",
     "MUL_OP": "'*' or '/'",
+    "CMP_OP": "a comparison",
 }
 
 
@@ -327,7 +328,7 @@ class _AstBuilder:
         kind = tree.data
         span = self.span(tree)
         text = self.source.text_of(span)
-        if kind in ("sum", "product"):
+        if kind in ("sum", "product", "cmp"):
             left, op, right = tree.children
             return Value("expr", (str(op), self.value(left), self.value(right)), text, span)
         if kind == "expr":

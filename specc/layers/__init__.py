@@ -1,6 +1,16 @@
 """Every layer kind specc knows, registered on import (see :mod:`specc.layers.base`)."""
 
-from specc.layers import conv, core, norm, pooling  # noqa: F401  (registration side effects)
+from specc.layers import (  # noqa: F401  (registration side effects)
+    conv,
+    conv_extra,
+    core,
+    embedding,
+    norm,
+    norm_extra,
+    pooling,
+    recurrent,
+    upsampling,
+)
 from specc.layers.base import (
     ACTIVATIONS,
     REGISTRY,

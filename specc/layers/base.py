@@ -17,9 +17,20 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from specc.ir import NoParams, Shape
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "leaky_relu", "elu", "linear")
+ACTIVATIONS = (
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "gelu",
+    "silu",
+    "leaky_relu",
+    "elu",
+    "linear",
+)
 ActivationName = Literal[
-    "relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "leaky_relu", "elu", "linear"
+    "relu", "relu6", "sigmoid", "tanh", "softmax", "gelu", "silu", "leaky_relu", "elu", "linear"
 ]
 Padding = Literal["valid", "same"]
 # leaky_relu's slope as keras.activations.leaky_relu has it; the torch backend writes it out.
@@ -86,6 +97,8 @@ class LayerKind:
     input_ranks: ClassVar[tuple[int, ...] | None] = None
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 1
+    # True for kinds that take integer ids (embedding); every other kind takes floats
+    int_input: ClassVar[bool] = False
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         """The output shape for these inputs; raise :class:`ShapeError` if they don't fit."""
@@ -94,6 +107,14 @@ class LayerKind:
     def param_count(self, p: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts, as Keras counts them."""
         return 0, 0
+
+    def param_count_torch(self, p: Any, inputs: list[Shape], out: Shape) -> int:
+        """What PyTorch's ``sum(p.numel() for p in module.parameters())`` counts.
+
+        The same as the trainable count unless the frameworks differ (``nn.LSTM`` has two bias
+        vectors where Keras has one); buffers such as BatchNorm statistics are not parameters.
+        """
+        return self.param_count(p, inputs, out)[0]
 
     def macs(self, p: Any, inputs: list[Shape], out: Shape) -> int:
         """Multiply-accumulate operations per sample (0 for layers without weights)."""
