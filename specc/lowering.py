@@ -232,7 +232,7 @@ class _Lowerer:
     def item(self, node: Statement | Call, current: int | None, scope: _Scope) -> int | None:
         if isinstance(node, Call):
             return self.instantiate(node.name, node.args, node.name_span, node.span, current, scope)
-        if node.name in ("repeat", "if"):
+        if node.name in ("repeat", "if", "branch"):
             node = _name_clause_as_arg(node)
         if node.name == "repeat":
             return self.repeat(node, current, scope)
@@ -575,7 +575,9 @@ class _Lowerer:
                 continue
             bound = self.resolve(arg.value, scope)
             if bound is None:
-                continue
+                # already reported; the validate pass skips this node instead of adding
+                # "missing argument" on top
+                bound = Bound(None, "error", arg.value.text)
             raw_args.append(
                 RawArg(
                     key=arg.key,
@@ -794,10 +796,10 @@ class _Lowerer:
 
 
 def _name_clause_as_arg(stmt: Statement) -> Statement:
-    """Read ``repeat n { ... }`` / ``if flag { ... }`` as an argument and an unnamed body.
+    """Read ``repeat n { }``, ``if flag { }``, ``branch concat { }`` as argument plus body.
 
     The generic grammar takes a name right before ``{`` as a clause name (``shortcut { }``);
-    for ``repeat`` and ``if`` that name is the count or the condition.
+    for ``repeat``, ``if`` and ``branch`` that name is the count, condition or merge mode.
     """
     if stmt.args or not stmt.clauses or stmt.clauses[0].name is None:
         return stmt

@@ -99,6 +99,8 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
         spans[key] = span
         return True
 
+    if any(arg.value_kind == "error" for arg in node.args):
+        return values, spans, False  # an argument that lowering could not evaluate
     for arg in node.args:
         if arg.key is not None:
             if arg.key not in fields:
