@@ -18,6 +18,7 @@ from specc import data_catalog
 from specc.diagnostics import Diagnostic, error
 from specc.ir import Model, Node, RawArg, TrainConfig
 from specc.layers import ACTIVATIONS, all_names, canonical, lookup
+from specc.passes import friendly_message as _friendly
 from specc.source import SourceFile, Span
 from specc.syntax import Arg, BlockDef, Call, Clause, Statement, Value
 
@@ -107,6 +108,8 @@ class _Lowerer:
                 self.report(error("E0505", f"model has more than {MAX_NODES:,} layers", node.span))
                 return None
         if not self.nodes:
+            if self.reported_no_input:  # E0201 already says so
+                return None
             last = max(len(self.source.lines), 1)
             self.report(
                 error(
@@ -527,6 +530,7 @@ class _Lowerer:
                         f"`{value.value}` is not a numeric block parameter here",
                         value.span,
                         "unknown in this expression",
+                        related=_sites(scope),
                         help="expressions may use numbers and the parameters of the enclosing "
                         "block",
                     )
@@ -539,7 +543,15 @@ class _Lowerer:
             if a is None or b is None:
                 return None
             if op in ("/", "//") and b == 0:
-                self.report(error("E0216", "division by zero", value.span, "divides by zero"))
+                self.report(
+                    error(
+                        "E0216",
+                        "division by zero",
+                        value.span,
+                        "divides by zero",
+                        related=_sites(scope),
+                    )
+                )
                 return None
             result = _OPS[op](a, b)
             if isinstance(result, float) and result.is_integer() and op == "/":
@@ -669,7 +681,16 @@ class _Lowerer:
 
     def train_section(self, stmt: Statement) -> None:
         if self.train.span is not None:
-            self.report(error("E0401", "the train section appears twice", stmt.name_span, "again"))
+            self.report(
+                error(
+                    "E0401",
+                    "the train section appears twice",
+                    stmt.name_span,
+                    "second train section",
+                    related=((self.train.span, "first train section"),),
+                    help="merge the two into one `train { ... }`",
+                )
+            )
             return
         if stmt.args or len(stmt.clauses) != 1 or stmt.clauses[0].name is not None:
             self.report(
@@ -678,6 +699,7 @@ class _Lowerer:
             return
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
+        items: dict[str, Statement] = {}
         for item in stmt.clauses[0].body:
             if not isinstance(item, Statement) or item.clauses:
                 self.report(error("E0401", "expected `key value`", item.span, "not a setting"))
@@ -709,6 +731,7 @@ class _Lowerer:
                 )
                 continue
             spans[key] = item.span
+            items[key] = item
             parsed = self.train_value(key, item)
             if parsed is not None:
                 values.update(parsed)
@@ -717,12 +740,17 @@ class _Lowerer:
         except Exception as exc:  # pydantic.ValidationError
             for err in getattr(exc, "errors", list)():
                 field_name = str(err["loc"][0]) if err.get("loc") else ""
+                item = items.get(field_name)
+                # name the setting as written (`batch`, not `batch_size`), point at its value
+                written = item.name if item else field_name
+                where = item.args[0].span if item and item.args else stmt.name_span
+                message = _friendly(err)
                 self.report(
                     error(
                         "E0404",
-                        f"bad value for `{field_name}`: {err['msg'].lower()}",
-                        spans.get(field_name, stmt.name_span),
-                        err["msg"].lower(),
+                        f"bad value for `{written}`: {message}",
+                        where,
+                        f"{message}, got {err.get('input')!r}",
                     )
                 )
             self.train = TrainConfig(span=stmt.name_span, spans=spans)
@@ -809,6 +837,11 @@ def _name_clause_as_arg(stmt: Statement) -> Statement:
     return replace(
         stmt, args=(Arg(None, value, first.name_span),), clauses=(body, *stmt.clauses[1:])
     )
+
+
+def _sites(scope: _Scope) -> tuple[tuple[Span, str], ...]:
+    """Secondary labels for the block call sites that led here."""
+    return tuple((site, "in this block instance") for site in scope.trace)
 
 
 def _default_name(file_name: str) -> str:

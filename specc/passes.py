@@ -159,7 +159,8 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
 
 def _signature_help(name: str, kind) -> str:
     keys = ", ".join(f"{k}=" for k in kind.Params.model_fields)
-    usage = kind.summary or name
+    # a summary reads "what it is: how to write it"; the help only needs the second half
+    usage = kind.summary.split(": ", 1)[-1] if kind.summary else name
     return f"usage: {usage}" + (f" (keys: {keys})" if keys else "")
 
 
@@ -181,7 +182,7 @@ def _report_validation(state: State, node: Node, kind, exc: ValidationError, spa
         span = spans.get(key, node.span) if key else node.span
         given = err.get("input")
         shown = fmt_shape(given) if isinstance(given, tuple) else repr(given)
-        message = _friendly(err)
+        message = friendly_message(err)
         what = f"`{key}`" if key else node.kind
         state.diagnostics.append(
             error(
@@ -194,7 +195,8 @@ def _report_validation(state: State, node: Node, kind, exc: ValidationError, spa
         )
 
 
-def _friendly(err: dict) -> str:
+def friendly_message(err: dict) -> str:
+    """A pydantic validation error as a short phrase: ``must be greater than 0``."""
     ctx = err.get("ctx") or {}
     kind = err["type"]
     if kind == "greater_than":

@@ -256,13 +256,32 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     span = source.span(line, column, line, end_col)
     what = _describe_token(token)
     hint = "expected " + ", ".join(expected[:6]) if expected else ""
-    return error(
-        "E0100",
-        f"unexpected {what}",
-        span,
-        hint or "not expected here",
-        help="one statement per line: `kind positional... key=value... [activation]`",
+    label, help_ = _TOKEN_ADVICE.get(
+        token.type,
+        (hint or "not expected here", "one statement per line: `kind positional... key=value...`"),
     )
+    return error("E0100", f"unexpected {what}", span, label, help=help_)
+
+
+# The LALR "expected" sets are confusing for these tokens; say what they are for instead.
+_TOKEN_ADVICE = {
+    "EQUAL": (
+        "`=` must follow a parameter name",
+        "write keyword arguments as `key=value`, e.g. `conv 32 3x3 stride=2`",
+    ),
+    "COMMA": (
+        "commas only separate the arguments of a block call",
+        "separate layer arguments with spaces, e.g. `conv 32 3x3 relu`",
+    ),
+    "LBRACE": (
+        "a { } body must follow its statement on the same line",
+        "write `repeat 2 {`, `residual {` or `} shortcut {` on one line",
+    ),
+    "RPAR": (
+        "no argument list is open here",
+        "block calls are written `name(args)`, with no space before `(`",
+    ),
+}
 
 
 class _AstBuilder:
