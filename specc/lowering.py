@@ -159,7 +159,15 @@ class _Lowerer:
         seen: set[str] = set()
         for formal in block.formals:
             if formal.name in seen:
-                self.report(error("E0503", f"parameter `{formal.name}` appears twice", formal.span))
+                self.report(
+                    error(
+                        "E0503",
+                        f"parameter `{formal.name}` appears twice",
+                        formal.span,
+                        "declared again",
+                        help="give each parameter of the block its own name",
+                    )
+                )
             seen.add(formal.name)
         self.blocks[block.name] = block
 
