@@ -105,7 +105,15 @@ class _Lowerer:
             else:
                 current = self.item(node, current, scope)
             if len(self.nodes) > MAX_NODES:
-                self.report(error("E0505", f"model has more than {MAX_NODES:,} layers", node.span))
+                self.report(
+                    error(
+                        "E0505",
+                        f"model has more than {MAX_NODES:,} layers",
+                        node.span,
+                        "this expands to too many layers",
+                        help="check the `repeat` counts and the blocks this line uses",
+                    )
+                )
                 return None
         if not self.nodes:
             if self.reported_no_input:  # E0201 already says so
@@ -237,6 +245,8 @@ class _Lowerer:
                     )
                 )
                 continue
+            if len(self.nodes) > MAX_NODES:  # `repeat` counts and nested blocks multiply
+                return current
             current = self.item(node, current, scope)
         return current
 
@@ -292,6 +302,8 @@ class _Lowerer:
             )
             return current
         for _ in range(count):
+            if len(self.nodes) > MAX_NODES:  # reported once, at the top level
+                break
             current = self.body(stmt.clauses[0].body, current, scope)
         return current
 
