@@ -1,0 +1,317 @@
+"""The data loaders of the emitted scripts (``templates/common/data.py.j2``), numpy only.
+
+The loaders are rendered and executed on their own (no framework import), and fed small files
+written here in the real on-disk formats: MNIST idx (raw and gzipped), CIFAR-10 python pickle
+batches (a folder and a tar.gz), npz archives and image folders.  Downloads go through
+``file://`` URLs, so the checksum and progress path runs without a network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from specc.emit.environment import environment
+
+PRELUDE = (
+    "import csv, gzip, hashlib, json, os, pickle, platform, sys, tarfile, time, urllib.request\n"
+    "from pathlib import Path\n"
+    "import numpy as np\n"
+)
+
+
+def harness(input_shape=(8, 8, 1), num_classes=10):
+    """The rendered data section as a namespace, for a model with this input and output."""
+    context = {
+        "output_activation": "softmax",
+        "train": {
+            "data": "digits",
+            "loss": "sparse_categorical_crossentropy",
+            "optimizer": "adam",
+            "optimizer_args": {},
+            "batch_size": 32,
+            "epochs": 1,
+            "seed": 0,
+            "validation_split": 0.1,
+            "learning_rate": 0.001,
+        },
+    }
+    code = environment().get_template("common/data.py.j2").render(context)
+    namespace = {
+        "INPUT_SHAPE": tuple(input_shape),
+        "NUM_CLASSES": num_classes,
+        "SPEC_NAME": "t",
+        "SPEC_HASH": "0",
+    }
+    exec(compile(PRELUDE + code, "data.py", "exec"), namespace)
+    return namespace
+
+
+def sizes(splits):
+    return [len(x) for x, _ in splits]
+
+
+def test_digits_images_normalised_and_split():
+    ns = harness()
+    splits = ns["load_data"]("digits", validation_split=0.1)
+    (x_tr, y_tr), (x_val, _y_val), (x_te, y_te) = splits
+    assert x_tr.shape[1:] == (8, 8, 1) and x_tr.dtype == np.float32 and y_tr.dtype == np.int64
+    assert sum(sizes(splits)) == 1797
+    assert abs(len(x_te) - 0.2 * 1797) < 10 and abs(len(x_val) - 0.1 * 0.8 * 1797) < 10
+    assert x_tr.min() >= 0.0 and x_tr.max() == 1.0  # digits / 16
+    assert set(np.unique(y_te)) == set(range(10))  # stratified
+    again = ns["load_data"]("digits", validation_split=0.1)
+    assert np.array_equal(again[2][0], x_te) and np.array_equal(again[0][1], y_tr)
+
+
+def test_digits_vector_input_is_flattened():
+    ns = harness(input_shape=(64,))
+    (x_tr, _), _, (x_te, _) = ns["load_data"]("digits")
+    assert x_tr.shape[1:] == (64,) and x_te.shape[1:] == (64,)
+
+
+@pytest.mark.parametrize(("name", "features", "classes"), [("iris", 4, 3), ("wine", 13, 3)])
+def test_tabular_standardised_with_train_statistics(name, features, classes):
+    ns = harness(input_shape=(features,), num_classes=classes)
+    (x_tr, _), (x_val, _), (x_te, _) = ns["load_data"](name, validation_split=0.1)
+    np.testing.assert_allclose(x_tr.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(x_tr.std(axis=0), 1.0, atol=1e-3)
+    assert len(x_val) > 0 and abs(x_te.mean()) < 0.5
+
+
+def test_no_validation_split():
+    ns = harness()
+    _, (x_val, y_val), _ = ns["load_data"]("digits", validation_split=0.0)
+    assert len(x_val) == 0 and len(y_val) == 0
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+
+
+def mnist_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, 20, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, 6, dtype=np.uint8),
+    }
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_mnist_idx_files(tmp_path, suffix):
+    arrays = mnist_arrays()
+    for stem, array in arrays.items():
+        write_idx(tmp_path / (stem + suffix), array)
+    ns = harness(input_shape=(28, 28, 1))
+    (x_tr, y_tr), (x_val, _y_val), (x_te, y_te) = ns["load_data"](
+        "mnist", data_dir=str(tmp_path), validation_split=0.0
+    )
+    assert x_tr.shape == (20, 28, 28, 1) and x_te.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(x_te[..., 0], arrays["t10k-images-idx3-ubyte"] / 255.0, rtol=1e-6)
+    assert np.array_equal(y_te, arrays["t10k-labels-idx1-ubyte"])
+    assert np.array_equal(y_tr, arrays["train-labels-idx1-ubyte"])  # no validation: same order
+    assert len(x_val) == 0
+
+
+def test_mnist_flattened_for_vector_input(tmp_path):
+    for stem, array in mnist_arrays().items():
+        write_idx(tmp_path / stem, array)
+    ns = harness(input_shape=(784,))
+    (x_tr, _), _, _ = ns["load_data"]("mnist", data_dir=str(tmp_path))
+    assert x_tr.shape[1:] == (784,)
+
+
+def test_mnist_truncated_file_is_a_clear_error(tmp_path):
+    for stem, array in mnist_arrays().items():
+        write_idx(tmp_path / stem, array)
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-10])
+    ns = harness(input_shape=(28, 28, 1))
+    with pytest.raises(ns["DataError"], match="truncated"):
+        ns["load_data"]("mnist", data_dir=str(tmp_path))
+
+
+def test_missing_files_name_the_files_and_urls(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPECC_NO_DOWNLOAD", "1")
+    monkeypatch.setenv("SPECC_CACHE_DIR", str(tmp_path / "cache"))
+    ns = harness(input_shape=(28, 28, 1))
+    with pytest.raises(ns["DataError"]) as info:
+        ns["load_data"]("mnist", data_dir=str(tmp_path))
+    message = str(info.value)
+    assert "train-images-idx3-ubyte" in message and "https://" in message
+    ns = harness(input_shape=(32, 32, 3))
+    with pytest.raises(ns["DataError"], match=r"cifar-10-python\.tar\.gz.*https://"):
+        ns["load_data"]("cifar10", data_dir=str(tmp_path))
+
+
+def test_download_checks_the_checksum(tmp_path, monkeypatch):
+    """A file:// mirror: the files are fetched, verified and found; a bad md5 is refused."""
+    monkeypatch.delenv("SPECC_NO_DOWNLOAD", raising=False)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    arrays = mnist_arrays()
+    md5 = {}
+    for stem, array in arrays.items():
+        write_idx(mirror / (stem + ".gz"), array)
+        md5[stem] = hashlib.md5((mirror / (stem + ".gz")).read_bytes()).hexdigest()
+    ns = harness(input_shape=(28, 28, 1))
+    ns["MNIST_URL"] = mirror.as_uri() + "/"
+    ns["MNIST_FILES"] = md5
+    target = tmp_path / "data"
+    (_, _y_tr), _, (x_te, _) = ns["load_data"]("mnist", data_dir=str(target))
+    assert len(x_te) == 6 and sorted(p.name for p in target.iterdir()) == sorted(
+        s + ".gz" for s in arrays
+    )
+    ns["MNIST_FILES"] = {stem: "0" * 32 for stem in arrays}
+    with pytest.raises(ns["DataError"], match="checksum"):
+        ns["load_data"]("mnist", data_dir=str(tmp_path / "other"))
+    assert not list((tmp_path / "other").glob("*"))  # nothing half-downloaded is left
+
+
+def cifar_batch(n, seed):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, n).tolist()
+    # the on-disk layout: one row per image, the red plane, then green, then blue (CHW)
+    data = images.transpose(0, 3, 1, 2).reshape(n, 3072)
+    return images, labels, {b"batch_label": b"x", b"data": data, b"labels": labels}
+
+
+def write_cifar(folder: Path):
+    folder.mkdir(parents=True)
+    parts = {}
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for i, name in enumerate(names):
+        images, labels, batch = cifar_batch(4, i)
+        parts[name] = (images, labels)
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    return parts
+
+
+def test_cifar10_pickle_batches_are_nhwc(tmp_path):
+    parts = write_cifar(tmp_path / "cifar-10-batches-py")
+    ns = harness(input_shape=(32, 32, 3))
+    (x_tr, _y_tr), _, (x_te, y_te) = ns["load_data"](
+        "cifar10", data_dir=str(tmp_path), validation_split=0.0
+    )
+    assert x_tr.shape == (20, 32, 32, 3) and x_te.shape == (4, 32, 32, 3)
+    np.testing.assert_allclose(x_te, parts["test_batch"][0] / 255.0, rtol=1e-6)
+    assert y_te.tolist() == parts["test_batch"][1]
+
+
+def test_cifar10_archive_is_extracted(tmp_path):
+    source = tmp_path / "src"
+    parts = write_cifar(source / "cifar-10-batches-py")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with tarfile.open(data_dir / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    ns = harness(input_shape=(32, 32, 3))
+    _, _, (x_te, _) = ns["load_data"]("cifar10", data_dir=str(data_dir))
+    np.testing.assert_allclose(x_te, parts["test_batch"][0] / 255.0, rtol=1e-6)
+    assert (data_dir / "cifar-10-batches-py" / "test_batch").is_file()
+
+
+def test_npz_uint8_scaled_and_channel_axis_added(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (30, 8, 8), dtype=np.uint8),
+        y_train=np.arange(30) % 10,
+        x_test=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8),
+        y_test=np.arange(10),
+    )
+    ns = harness()
+    for name in (f"npz:{path}", str(path)):
+        (x_tr, _), (x_val, _), (_x_te, y_te) = ns["load_data"](name, validation_split=0.2)
+        assert x_tr.shape[1:] == (8, 8, 1) and x_tr.max() <= 1.0
+        assert len(x_tr) + len(x_val) == 30 and y_te.tolist() == list(range(10))
+
+
+def test_npz_errors_are_clear(tmp_path):
+    ns = harness()
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=np.zeros((4, 8, 8, 1)), y_train=np.zeros(4))
+    with pytest.raises(ns["DataError"], match="lacks the arrays x_test, y_test"):
+        ns["load_data"](f"npz:{path}")
+    np.savez(
+        path, x_train=np.zeros((4, 9, 9)), y_train=np.zeros(4), x_test=np.zeros((2, 9, 9)),
+        y_test=np.zeros(2),
+    )  # fmt: skip
+    with pytest.raises(ns["DataError"], match=r"shape 9x9 but the model's input is 8x8x1"):
+        ns["load_data"](f"npz:{path}")
+    np.savez(
+        path, x_train=np.zeros((4, 8, 8)), y_train=np.array([0, 1, 2, 12]),
+        x_test=np.zeros((2, 8, 8)), y_test=np.zeros(2),
+    )  # fmt: skip
+    with pytest.raises(ns["DataError"], match="labels up to 12 but the model has 10 outputs"):
+        ns["load_data"](f"npz:{path}")
+    with pytest.raises(ns["DataError"], match="cannot read"):
+        ns["load_data"](f"npz:{tmp_path / 'missing.npz'}")
+    with pytest.raises(ns["DataError"], match="unknown data"):
+        ns["load_data"]("imagenet")
+
+
+def write_folder(root: Path, classes, per_class=5, size=(10, 12)):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in classes:
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    (root / classes[0] / "notes.txt").write_text("not an image")
+
+
+def test_image_folder(tmp_path):
+    write_folder(tmp_path / "imgs", ["cat", "dog", "eel"])
+    ns = harness(input_shape=(8, 8, 3), num_classes=3)
+    for name in (f"folder:{tmp_path / 'imgs'}", str(tmp_path / "imgs")):
+        splits = ns["load_data"](name, validation_split=0.0)
+        assert sum(sizes(splits)) == 15
+        (x_tr, y_tr), _, (_x_te, y_te) = splits
+        assert x_tr.shape[1:] == (8, 8, 3) and x_tr.min() >= 0.0 and x_tr.max() <= 1.0
+        assert sorted(set(y_tr.tolist()) | set(y_te.tolist())) == [0, 1, 2]
+    grey = harness(input_shape=(10, 12, 1), num_classes=3)
+    (x_tr, _), _, _ = grey["load_data"](f"folder:{tmp_path / 'imgs'}")
+    assert x_tr.shape[1:] == (10, 12, 1)
+
+
+def test_image_folder_class_count_must_match(tmp_path):
+    write_folder(tmp_path / "imgs", ["a", "b"])
+    ns = harness(input_shape=(8, 8, 3), num_classes=10)
+    with pytest.raises(ns["DataError"], match=r"2 class folders \(a, b\) but the model has 10"):
+        ns["load_data"](f"folder:{tmp_path / 'imgs'}")
+
+
+def test_synthetic(tmp_path):
+    ns = harness(input_shape=(32, 32, 3))
+    (x_tr, y_tr), _, (x_te, _) = ns["load_data"]("synthetic:100", validation_split=0.0)
+    assert x_tr.shape == (100, 32, 32, 3) and len(x_te) == 25 and y_tr.max() < 10
+    with pytest.raises(ns["DataError"], match="synthetic:N"):
+        ns["load_data"]("synthetic:lots")
+
+
+def test_pickle_helper_round_trip():
+    """The CIFAR writer above produces what the real files hold (bytes keys, CHW rows)."""
+    images, labels, batch = cifar_batch(2, 0)
+    loaded = pickle.load(io.BytesIO(pickle.dumps(batch, protocol=2)), encoding="bytes")
+    red = loaded[b"data"][0, :1024].reshape(32, 32)
+    assert np.array_equal(red, images[0, :, :, 0]) and loaded[b"labels"] == labels
