@@ -39,38 +39,38 @@ NUM_CLASSES = 1000
 def build_model() -> keras.Model:
     """The resnet18 model (functional API), freshly initialised."""
     inputs = keras.Input(shape=INPUT_SHAPE)
-    x = layers.ZeroPadding2D(3, name="zeropad2d_1")(inputs)
+    x = layers.ZeroPadding2D(padding=3, name="zeropad2d_1")(inputs)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv2d_1")(x)
     x = layers.BatchNormalization(name="batchnorm_1")(x)
     x = layers.Activation("relu", name="activation_1")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_2")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_2")(x)
     x = layers.MaxPooling2D(3, strides=2, name="maxpool2d_1")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_3")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_3")(x)
     x = layers.Conv2D(64, 3, use_bias=False, name="conv2d_2")(x)
     x = layers.BatchNormalization(name="batchnorm_2")(x)
     x = layers.Activation("relu", name="activation_2")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_4")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_4")(x)
     x = layers.Conv2D(64, 3, use_bias=False, name="conv2d_3")(x)
     x = layers.BatchNormalization(name="batchnorm_3")(x)
     x = layers.Add(name="add_1")([x, shortcut])
     x = layers.Activation("relu", name="activation_3")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_5")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_5")(x)
     x = layers.Conv2D(64, 3, use_bias=False, name="conv2d_4")(x)
     x = layers.BatchNormalization(name="batchnorm_4")(x)
     x = layers.Activation("relu", name="activation_4")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_6")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_6")(x)
     x = layers.Conv2D(64, 3, use_bias=False, name="conv2d_5")(x)
     x = layers.BatchNormalization(name="batchnorm_5")(x)
     x = layers.Add(name="add_2")([x, shortcut])
     x = layers.Activation("relu", name="activation_5")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_7")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_7")(x)
     x = layers.Conv2D(128, 3, strides=2, use_bias=False, name="conv2d_6")(x)
     x = layers.BatchNormalization(name="batchnorm_6")(x)
     x = layers.Activation("relu", name="activation_6")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_8")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_8")(x)
     x = layers.Conv2D(128, 3, use_bias=False, name="conv2d_7")(x)
     x = layers.BatchNormalization(name="batchnorm_7")(x)
     shortcut = layers.Conv2D(128, 1, strides=2, use_bias=False, name="conv2d_8")(shortcut)
@@ -78,21 +78,21 @@ def build_model() -> keras.Model:
     x = layers.Add(name="add_3")([x, shortcut])
     x = layers.Activation("relu", name="activation_7")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_9")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_9")(x)
     x = layers.Conv2D(128, 3, use_bias=False, name="conv2d_9")(x)
     x = layers.BatchNormalization(name="batchnorm_9")(x)
     x = layers.Activation("relu", name="activation_8")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_10")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_10")(x)
     x = layers.Conv2D(128, 3, use_bias=False, name="conv2d_10")(x)
     x = layers.BatchNormalization(name="batchnorm_10")(x)
     x = layers.Add(name="add_4")([x, shortcut])
     x = layers.Activation("relu", name="activation_9")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_11")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_11")(x)
     x = layers.Conv2D(256, 3, strides=2, use_bias=False, name="conv2d_11")(x)
     x = layers.BatchNormalization(name="batchnorm_11")(x)
     x = layers.Activation("relu", name="activation_10")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_12")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_12")(x)
     x = layers.Conv2D(256, 3, use_bias=False, name="conv2d_12")(x)
     x = layers.BatchNormalization(name="batchnorm_12")(x)
     shortcut = layers.Conv2D(256, 1, strides=2, use_bias=False, name="conv2d_13")(shortcut)
@@ -100,21 +100,21 @@ def build_model() -> keras.Model:
     x = layers.Add(name="add_5")([x, shortcut])
     x = layers.Activation("relu", name="activation_11")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_13")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_13")(x)
     x = layers.Conv2D(256, 3, use_bias=False, name="conv2d_14")(x)
     x = layers.BatchNormalization(name="batchnorm_14")(x)
     x = layers.Activation("relu", name="activation_12")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_14")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_14")(x)
     x = layers.Conv2D(256, 3, use_bias=False, name="conv2d_15")(x)
     x = layers.BatchNormalization(name="batchnorm_15")(x)
     x = layers.Add(name="add_6")([x, shortcut])
     x = layers.Activation("relu", name="activation_13")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_15")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_15")(x)
     x = layers.Conv2D(512, 3, strides=2, use_bias=False, name="conv2d_16")(x)
     x = layers.BatchNormalization(name="batchnorm_16")(x)
     x = layers.Activation("relu", name="activation_14")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_16")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_16")(x)
     x = layers.Conv2D(512, 3, use_bias=False, name="conv2d_17")(x)
     x = layers.BatchNormalization(name="batchnorm_17")(x)
     shortcut = layers.Conv2D(512, 1, strides=2, use_bias=False, name="conv2d_18")(shortcut)
@@ -122,11 +122,11 @@ def build_model() -> keras.Model:
     x = layers.Add(name="add_7")([x, shortcut])
     x = layers.Activation("relu", name="activation_15")(x)
     shortcut = x
-    x = layers.ZeroPadding2D(None, name="zeropad2d_17")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_17")(x)
     x = layers.Conv2D(512, 3, use_bias=False, name="conv2d_19")(x)
     x = layers.BatchNormalization(name="batchnorm_19")(x)
     x = layers.Activation("relu", name="activation_16")(x)
-    x = layers.ZeroPadding2D(None, name="zeropad2d_18")(x)
+    x = layers.ZeroPadding2D(name="zeropad2d_18")(x)
     x = layers.Conv2D(512, 3, use_bias=False, name="conv2d_20")(x)
     x = layers.BatchNormalization(name="batchnorm_20")(x)
     x = layers.Add(name="add_8")([x, shortcut])
@@ -311,10 +311,14 @@ def _load_mnist(data_dir):
     missing = [stem for stem, path in found.items() if path is None]
     if missing:
         target = _download_dir(data_dir)
-        for stem in missing:
-            found[stem] = _download(
-                MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz"), MNIST_FILES[stem]
-            )
+        try:
+            for stem in missing:
+                url, path = MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz")
+                found[stem] = _download(url, path, MNIST_FILES[stem])
+        except DataError as exc:
+            raise DataError(
+                f"{exc}\nmnist needs {', '.join(missing)} (raw or .gz) from {MNIST_URL}"
+            ) from None
     arrays = {stem: _read_idx(path) for stem, path in found.items()}
     return (
         arrays["train-images-idx3-ubyte"].astype("float32") / 255.0,
