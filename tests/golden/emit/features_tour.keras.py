@@ -41,7 +41,7 @@ def build_model() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE),
-            layers.ZeroPadding2D(2, name="zeropad2d_1"),
+            layers.ZeroPadding2D(padding=2, name="zeropad2d_1"),
             layers.Conv2D(16, 5, strides=2, padding="same", activation="relu", name="conv2d_1"),
             layers.Conv2D(16, 3, padding="same", dilation_rate=2, name="conv2d_2"),
             layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name="batchnorm_1"),
@@ -239,10 +239,14 @@ def _load_mnist(data_dir):
     missing = [stem for stem, path in found.items() if path is None]
     if missing:
         target = _download_dir(data_dir)
-        for stem in missing:
-            found[stem] = _download(
-                MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz"), MNIST_FILES[stem]
-            )
+        try:
+            for stem in missing:
+                url, path = MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz")
+                found[stem] = _download(url, path, MNIST_FILES[stem])
+        except DataError as exc:
+            raise DataError(
+                f"{exc}\nmnist needs {', '.join(missing)} (raw or .gz) from {MNIST_URL}"
+            ) from None
     arrays = {stem: _read_idx(path) for stem, path in found.items()}
     return (
         arrays["train-images-idx3-ubyte"].astype("float32") / 255.0,

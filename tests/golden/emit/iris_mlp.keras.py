@@ -224,10 +224,14 @@ def _load_mnist(data_dir):
     missing = [stem for stem, path in found.items() if path is None]
     if missing:
         target = _download_dir(data_dir)
-        for stem in missing:
-            found[stem] = _download(
-                MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz"), MNIST_FILES[stem]
-            )
+        try:
+            for stem in missing:
+                url, path = MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz")
+                found[stem] = _download(url, path, MNIST_FILES[stem])
+        except DataError as exc:
+            raise DataError(
+                f"{exc}\nmnist needs {', '.join(missing)} (raw or .gz) from {MNIST_URL}"
+            ) from None
     arrays = {stem: _read_idx(path) for stem, path in found.items()}
     return (
         arrays["train-images-idx3-ubyte"].astype("float32") / 255.0,

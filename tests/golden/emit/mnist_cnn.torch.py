@@ -258,10 +258,14 @@ def _load_mnist(data_dir):
     missing = [stem for stem, path in found.items() if path is None]
     if missing:
         target = _download_dir(data_dir)
-        for stem in missing:
-            found[stem] = _download(
-                MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz"), MNIST_FILES[stem]
-            )
+        try:
+            for stem in missing:
+                url, path = MNIST_URL + stem + ".gz", os.path.join(target, stem + ".gz")
+                found[stem] = _download(url, path, MNIST_FILES[stem])
+        except DataError as exc:
+            raise DataError(
+                f"{exc}\nmnist needs {', '.join(missing)} (raw or .gz) from {MNIST_URL}"
+            ) from None
     arrays = {stem: _read_idx(path) for stem, path in found.items()}
     return (
         arrays["train-images-idx3-ubyte"].astype("float32") / 255.0,
@@ -654,7 +658,7 @@ class Progress:
     """A tqdm bar over the steps of an epoch (or nothing, where tqdm is missing or rank > 0)."""
 
     def __init__(self, total, desc, enabled):
-        self.bar = None
+        self.bar, self.enabled = None, enabled
         if enabled:
             try:
                 from tqdm.auto import tqdm
@@ -674,7 +678,8 @@ class Progress:
         """Show the epoch's final metrics and close the bar (or print them)."""
         text = " - ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         if self.bar is None:
-            print(text, flush=True)
+            if self.enabled:
+                print(text, flush=True)
         else:
             self.bar.set_postfix_str(text, refresh=True)
             self.bar.close()
