@@ -93,7 +93,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 def cmd_emit(args: argparse.Namespace) -> int:
     """``specc emit SPEC --backend B [-o FILE]``: write standalone Keras or PyTorch source."""
-    from specc.emit import emit_source
+    from specc.emit import EmitError, emit_source
     from specc.fsutil import atomic_write
     from specc.report import render_diagnostics
 
@@ -101,7 +101,11 @@ def cmd_emit(args: argparse.Namespace) -> int:
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
         return EXIT_ERRORS
-    code = emit_source(checked, args.backend)
+    try:
+        code = emit_source(checked, args.backend)
+    except EmitError as exc:  # a valid spec this backend cannot express
+        print(f"specc: error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
     if args.output in (None, "-"):
         sys.stdout.write(code)
     else:

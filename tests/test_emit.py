@@ -173,3 +173,13 @@ def test_emitted_script_trains_one_epoch(backend, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_emit_reports_what_a_backend_cannot_express(tmp_path):
+    spec = tmp_path / "bn.spec"
+    spec.write_text("model bn\ninput 4x4x2\nbatchnorm center=false\nflatten\ndense 2\n")
+    out = tmp_path / "out.py"
+    result = _cli("emit", str(spec), "-b", "torch", "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "specc: error:" in result.stderr and "center" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
