@@ -1,0 +1,156 @@
+"""``specc fmt``: canonical layout, comments kept, idempotent, the IR unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from specc.compiler import check_text
+from specc.diagnostics import SpecError
+from specc.formatter import find_comments, format_source, print_program
+from tests.golden_diagnostics import run_check
+from tests.test_fuzz import programs, relined
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.spec"))
+IDS = [s.stem for s in SPECS]
+
+MESSY = """\
+# header comment
+
+
+model   messy   # the name
+input 32x32x3 ;conv 8 3x3   relu # two on a line
+block basic(f,stride=1){
+  # inside the block
+  residual { conv f 3x3 stride=stride padding=same
+\tbn ; relu
+     conv (f*4-(2+1)) 1x1 # trailing
+     # end of the body
+
+  } shortcut {  # shortcut comment
+    conv f 1x1 stride = stride
+  }
+}
+repeat 2 { basic(8) }  # two
+branch concat { conv 4 1x1 } { conv 4 3x3 padding=same }
+flatten
+dense 10 softmax
+train { data cifar10
+  optimizer adam lr=1e-3 }
+# final
+"""
+
+
+def graph(text: str):
+    model = check_text(text).model
+    assert model is not None
+    return [
+        (n.kind, n.name, [(a.key, a.value, a.value_kind) for a in n.args], n.inputs, n.role)
+        for n in model.nodes
+    ], model.train.model_dump(exclude={"span", "spans"})
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_specs_are_in_canonical_form(spec: Path):
+    text = spec.read_text(encoding="utf-8")
+    assert format_source(text, str(spec)) == text, f"run `specc fmt {spec.relative_to(ROOT)}`"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_formatting_is_idempotent_and_keeps_the_ir(spec: Path):
+    text = spec.read_text(encoding="utf-8")
+    once = format_source(text)
+    assert format_source(once) == once
+    assert graph(once) == graph(text)
+
+
+def test_messy_spec_layout():
+    formatted = format_source(MESSY)
+    assert formatted == format_source(formatted)
+    assert graph(formatted) == graph(MESSY)
+    lines = formatted.splitlines()
+    assert lines[:4] == ["# header comment", "", "model messy  # the name",
+                         "input 32x32x3; conv 8 3x3 relu  # two on a line"]  # fmt: skip
+    assert "  # inside the block" in lines
+    assert "    conv (f * 4 - (2 + 1)) 1x1  # trailing" in lines
+    assert "    # end of the body" in lines
+    assert "  } shortcut {  # shortcut comment" in lines
+    assert "    conv f 1x1 stride=stride" in lines
+    assert "repeat 2 { basic(8) }  # two" in lines
+    assert lines[-1] == "# final"
+    assert "\t" not in formatted and "  \n" not in formatted
+    assert [c.text for c in find_comments(MESSY)] == [c.text for c in find_comments(formatted)]
+
+
+def test_every_comment_survives():
+    text = "input 8  # in\n# between\ndense 4  # out\n# end\n"
+    assert format_source(text) == text
+    assert format_source('input 8\ntrain { data "folder:#x" }  # real\n').count("#") == 2
+
+
+def test_long_lines_are_split():
+    layers = "; ".join(["dense 1024 relu use_bias=false"] * 5)
+    formatted = format_source(f"input 8\n{layers}\n")
+    assert all(len(line) <= 100 for line in formatted.splitlines())
+    assert formatted.count("\n") == 6
+    assert format_source(formatted) == formatted
+
+
+def test_syntax_errors_are_refused_with_diagnostics():
+    with pytest.raises(SpecError) as info:
+        format_source("input 8\ndense 4 {\n", "bad.spec")
+    assert [d.code for d in info.value.diagnostics] == ["E0102"]
+
+
+def test_empty_and_comment_only_specs():
+    assert format_source("") == ""
+    assert format_source("\n\n") == ""
+    assert format_source("# only\n\n\n# comments") == "# only\n\n# comments\n"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.booleans())
+def test_generated_programs_format_idempotently(program, compact):
+    text = print_program(relined(program, compact))
+    # a layout the formatter would never produce: one more space everywhere it can go
+    messy = text.replace(" ", "  ").replace("{", "{ ").replace("\n", " \n")
+    once = format_source(messy)
+    assert format_source(once) == once
+    assert once == text
+    assert graph_or_none(once) == graph_or_none(text)
+
+
+def graph_or_none(text: str):
+    model = check_text(text).model
+    return None if model is None else graph(text)
+
+
+def test_fmt_cli_check_and_rewrite(tmp_path: Path):
+    good = tmp_path / "good.spec"
+    good.write_text("input 8\ndense 4\n")
+    messy = tmp_path / "messy.spec"
+    messy.write_text(MESSY)
+    bad = tmp_path / "bad.spec"
+    bad.write_text("input 8\ndense 4 {\n")
+
+    assert run_check(["fmt", "--check", str(good)])[0] == 0
+    status, _, err = run_check(["fmt", "--check", str(good), str(messy)])
+    assert status == 1 and f"would reformat {messy}" in err
+    assert messy.read_text() == MESSY  # --check changes nothing
+
+    status, _, err = run_check(["fmt", str(messy)])
+    assert status == 0 and f"reformatted {messy}" in err
+    assert messy.read_text() == format_source(MESSY)
+    assert run_check(["fmt", "--check", str(messy)])[0] == 0
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic write leaves no temporary file
+
+    status, _, err = run_check(["fmt", str(bad)])
+    assert status == 1 and "error[E0102]" in err
+    assert bad.read_text() == "input 8\ndense 4 {\n"
+
+    assert run_check(["fmt", str(tmp_path / "missing.spec")])[0] == 2
+    assert run_check(["fmt", str(tmp_path)])[0] == 2
