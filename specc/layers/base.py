@@ -80,7 +80,7 @@ Single = Annotated[tuple[PositiveInt], BeforeValidator(_tuple_of(1))]
 class Params(BaseModel):
     """Base class of every layer's parameter schema: frozen, unknown keys rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class LayerKind:
