@@ -12,7 +12,7 @@ Rounds alternate between the two loops so that both see the same machine load; w
 images/s (median over rounds) and the ratio emitted / hand-written (target >= 0.97).  The
 per-epoch checkpoint write is timed separately: it is per epoch, not per step.
 
-    .venv/bin/python benchmarks/train_throughput.py [--rounds N] [--samples N] [--backend B]
+    .venv/bin/python benchmarks/train_throughput.py [--rounds N] [--samples N] [--threads N]
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def bench_torch(module, samples: int, rounds: int, folder: Path) -> dict:
     def emitted():
         sampler.set_epoch(0)
         order = torch.tensor(list(sampler), dtype=torch.int64)
-        progress = module.Progress(-(-samples // BATCH), "bench", True)
-        with contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stderr(io.StringIO()):  # the bar is drawn, to nowhere
+            progress = module.Progress(-(-samples // BATCH), "bench", True)
             sums = module.train_epoch(
                 emitted_model, emitted_opt, (x, y), order, BATCH, device, False, progress
             )
@@ -134,13 +134,26 @@ def bench_keras(module, samples: int, rounds: int, folder: Path) -> dict:
     return rates
 
 
+def set_threads(count: int) -> None:
+    """Limit both frameworks to ``count`` compute threads (before either starts computing)."""
+    import tensorflow as tf
+    import torch
+
+    torch.set_num_threads(count)
+    tf.config.threading.set_intra_op_parallelism_threads(count)
+    tf.config.threading.set_inter_op_parallelism_threads(count)
+
+
 def main() -> int:
     """Run the benchmark and print a table and a JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=2048, help="images per timed epoch")
     parser.add_argument("--backend", choices=("torch", "keras", "both"), default="both")
+    parser.add_argument("--threads", type=int, default=0, help="compute threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        set_threads(args.threads)
     backends = ("torch", "keras") if args.backend == "both" else (args.backend,)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +163,10 @@ def main() -> int:
             bench = bench_torch if backend == "torch" else bench_keras
             results[backend] = bench(module, args.samples, args.rounds, folder)
             results[backend]["ratio"] = results[backend]["emitted"] / results[backend]["hand"]
-    print(f"cifar10_cnn, synthetic 32x32x3, batch {BATCH}, {args.samples} images per epoch")
+    print(
+        f"cifar10_cnn, synthetic 32x32x3, batch {BATCH}, {args.samples} images per epoch, "
+        f"median of {args.rounds} alternating rounds, threads: {args.threads or 'default'}"
+    )
     print(f"{'backend':<8}{'emitted img/s':>15}{'hand img/s':>13}{'ratio':>8}{'ckpt s':>8}")
     for backend, r in results.items():
         print(
