@@ -6,6 +6,7 @@ from typing import Any
 
 from specc.compiler import CheckedModel
 from specc.emit.context import node_view, output_activation, render_expr, render_lines, snippet
+from specc.emit.environment import EmitError
 from specc.emit.graph import Wiring, assign_streams
 from specc.emit.layout import fit
 
@@ -41,6 +42,9 @@ def model_context(checked: CheckedModel) -> dict[str, Any]:
             if hasattr(code, "init"):
                 body = "\n".join(render_lines(code.init()))
                 cls = constructor.split("(", 1)[0]
+                claimed = [b for b, c in inits.items() if cls in c and b != body]
+                if claimed:  # isinstance dispatch would silently skip one of the two
+                    raise EmitError(f"two different init rules for {cls} ({node.kind})")
                 classes = inits.setdefault(body, [])
                 if cls not in classes:
                     classes.append(cls)

@@ -436,6 +436,13 @@ def replace_atomically(path, write):
             tmp.unlink()
 
 
+def remove_temporaries(folder):
+    """Delete what a killed run left half-written in ``folder`` (never a finished file)."""
+    for stale in Path(folder).glob("**/.*.tmp-*"):
+        if stale.is_file():
+            stale.unlink()
+
+
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically."""
     replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
@@ -614,6 +621,16 @@ def configure(args):
     return contextlib.nullcontext(), names[0]
 
 
+def compile_model(model, lr, jit=False):
+    """The spec's optimizer, sparse cross-entropy (on probabilities or logits) and accuracy."""
+    model.compile(
+        optimizer=make_optimizer(lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not PROBABILITIES),
+        metrics=["accuracy"],
+        jit_compile=True if jit else "auto",
+    )
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """After each epoch: the history row, then weights and optimizer state, then state.json.
 
@@ -664,15 +681,11 @@ def train(args):
         args.data, args.data_dir, args.validation_split, INPUT_SHAPE
     )
     folder = out / "checkpoint"
+    remove_temporaries(out)
     done, rows = 0, []
     with scope:
         model = build_model()
-        model.compile(
-            optimizer=make_optimizer(args.lr),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not PROBABILITIES),
-            metrics=["accuracy"],
-            jit_compile=True if args.compile else "auto",
-        )
+        compile_model(model, args.lr, args.compile)
         if args.resume and (folder / "state.json").exists():
             done, rows = restore(model, folder)
             print(f"resuming after epoch {done} from {folder}", flush=True)

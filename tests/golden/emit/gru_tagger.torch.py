@@ -486,6 +486,13 @@ def replace_atomically(path, write):
             tmp.unlink()
 
 
+def remove_temporaries(folder):
+    """Delete what a killed run left half-written in ``folder`` (never a finished file)."""
+    for stale in Path(folder).glob("**/.*.tmp-*"):
+        if stale.is_file():
+            stale.unlink()
+
+
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically."""
     replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
@@ -815,6 +822,8 @@ def train(args):
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), args.lr)
     checkpoint = out / "checkpoint.pt"
+    if lead:
+        remove_temporaries(out)
     done, rows = 0, []
     if args.resume and checkpoint.exists():
         done, rows = load_checkpoint(checkpoint, model, optimizer)

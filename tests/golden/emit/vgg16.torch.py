@@ -71,7 +71,13 @@ class Vgg16(nn.Module):
     def _init_weights(self):
         """Initialise as Keras does: Glorot-uniform kernels, zero biases (BatchNorm already is)."""
         for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
+            if isinstance(module, nn.Conv2d):
+                per_tap = module.in_channels + module.out_channels // module.groups
+                bound = (6 / (module.weight[0, 0].numel() * per_tap)) ** 0.5
+                nn.init.uniform_(module.weight, -bound, bound)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
@@ -498,6 +504,13 @@ def replace_atomically(path, write):
             tmp.unlink()
 
 
+def remove_temporaries(folder):
+    """Delete what a killed run left half-written in ``folder`` (never a finished file)."""
+    for stale in Path(folder).glob("**/.*.tmp-*"):
+        if stale.is_file():
+            stale.unlink()
+
+
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically."""
     replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
@@ -827,6 +840,8 @@ def train(args):
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), args.lr)
     checkpoint = out / "checkpoint.pt"
+    if lead:
+        remove_temporaries(out)
     done, rows = 0, []
     if args.resume and checkpoint.exists():
         done, rows = load_checkpoint(checkpoint, model, optimizer)
