@@ -16,6 +16,9 @@ from pathlib import Path
 from specc import __version__
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+# pydantic looks for plugins through every installed distribution's entry points on first
+# use, which costs more than checking a spec; the command line has no use for them.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
 BACKENDS = ("keras", "torch")
 
 

@@ -17,7 +17,7 @@ from specc.source import SourceFile, Span
 class Label(BaseModel):
     """A span with a short message; primary labels are underlined with ``^``, others ``-``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     span: Span
     message: str = ""
@@ -27,7 +27,7 @@ class Label(BaseModel):
 class Diagnostic(BaseModel):
     """One problem found in a spec."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
     message: str

@@ -1,6 +1,9 @@
 """The intermediate representation: a model is a graph of layer nodes.
 
-The IR is made of frozen pydantic models.  Every node carries the span of the spec line it came
+The IR is made of frozen pydantic models.  Their schemas are built on first use
+(``defer_build``), and the lowering pass, which builds nodes from values it has already
+checked, creates them with ``model_construct``; user-facing values (layer parameters, the train
+section) are validated.  Every node carries the span of the spec line it came
 from and, when it was produced by a block instance, the spans of the call sites that produced it
 (innermost first), so that any later pass can point at the right place.  Shapes are
 layout-neutral and exclude the batch dimension: ``(H, W, C)`` for images, ``(L, C)`` for
@@ -21,13 +24,13 @@ Shape = tuple[int, ...]
 class NoParams(BaseModel):
     """Parameter schema of a layer kind that takes no arguments."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class RawArg(BaseModel):
     """An argument after block substitution, before it is validated by the layer's schema."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str | None
     value: Any
@@ -44,7 +47,7 @@ class Node(BaseModel):
     binds them to the kind's parameter schema.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     index: int
     name: str
@@ -62,7 +65,7 @@ class Node(BaseModel):
 class TrainConfig(BaseModel):
     """The ``train { ... }`` section: what ``specc train`` and the emitted ``main()`` use."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     data: str | None = None  # None: `specc train` defaults to digits
     loss: str = "sparse_categorical_crossentropy"
@@ -85,7 +88,7 @@ class TrainConfig(BaseModel):
 class Model(BaseModel):
     """A whole spec: name, graph and training section."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     file: str

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a spec file; lines and columns are 1-based, ``end_column`` is exclusive.
 
-class Span(BaseModel):
-    """A region of a spec file; lines and columns are 1-based, ``end_column`` is exclusive."""
-
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass rather than a pydantic model: a large spec has one per token, and
+    the IR's pydantic models accept it as an arbitrary type.
+    """
 
     file: str
     line: int
@@ -20,6 +22,17 @@ class Span(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        """In pydantic models a span is checked with isinstance, never re-validated."""
+        from pydantic_core import core_schema
+
+        return core_schema.is_instance_schema(cls)
+
+    def replace(self, **changes: int) -> Span:
+        """A copy with some positions changed."""
+        return dataclasses.replace(self, **changes)
 
     def to(self, other: Span) -> Span:
         """The span from the start of this one to the end of ``other``."""

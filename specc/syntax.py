@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from specc.diagnostics import Diagnostic, error
@@ -101,13 +101,18 @@ class BlockDef:
 Node = Statement | Call | BlockDef
 
 
+_BUILDER: _AstBuilder | None = None
+
+
 @cache
 def _parser() -> Lark:
+    global _BUILDER
+    _BUILDER = _AstBuilder()
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
-        propagate_positions=True,
         maybe_placeholders=False,
+        transformer=_BUILDER,
         cache=True,
     )
 
@@ -124,9 +129,11 @@ def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
         return (), diagnostics
     text = source.text
     seen: set[tuple[int, int]] = set()
+    parser = _parser()
+    _BUILDER.source = source
     while len(diagnostics) < MAX_SYNTAX_ERRORS:
         try:
-            tree = _parser().parse(text)
+            nodes = parser.parse(text)
         except UnexpectedInput as exc:
             where = (exc.line, exc.column)
             if where in seen:
@@ -137,7 +144,7 @@ def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
             continue
         if diagnostics:
             return (), diagnostics
-        return tuple(_AstBuilder(source).nodes(tree.children)), []
+        return nodes, []
     return (), diagnostics
 
 
@@ -284,82 +291,104 @@ _TOKEN_ADVICE = {
 }
 
 
-class _AstBuilder:
-    """Turn Lark's tree into AST nodes with spans."""
+class _AstBuilder(Transformer):
+    """Build AST nodes while Lark parses (its ``transformer=``): no parse tree is kept.
 
-    def __init__(self, source: SourceFile):
-        self.source = source
+    Positions come from the tokens themselves (Lark's ``propagate_positions`` would double the
+    parse time of a large spec): a rule's span runs from its first to its last token.
+    """
 
-    def span(self, item: Tree | Token) -> Span:
-        meta = item.meta if isinstance(item, Tree) else item
-        return self.source.span(meta.line, meta.column, meta.end_line, meta.end_column)
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+        self.source = SourceFile("<spec>", "")
 
-    def nodes(self, children: list) -> list[Node]:
-        return [self.node(child) for child in children if isinstance(child, Tree)]
+    def _span(self, first, last=None) -> Span:
+        last = first if last is None else last
+        start = first if isinstance(first, Token) else first.span
+        end = last if isinstance(last, Token) else last.span
+        return Span(self.source.name, start.line, start.column, end.end_line, end.end_column)
 
-    def node(self, tree: Tree) -> Node:
-        return getattr(self, tree.data)(tree)
+    def start(self, children: list) -> tuple[Node, ...]:
+        return tuple(children)
 
-    def statement(self, tree: Tree) -> Statement:
-        name, *rest = tree.children
-        args = tuple(self.arg(c) for c in rest if c.data != "clause")
-        clauses = tuple(self.clause(c) for c in rest if c.data == "clause")
-        return Statement(str(name), args, clauses, self.span(tree), self.span(name))
+    def statement(self, children: list) -> Statement:
+        name, *rest = children
+        args = tuple(_as_arg(c) for c in rest if not isinstance(c, Clause))
+        clauses = tuple(c for c in rest if isinstance(c, Clause))
+        span = self._span(name, rest[-1] if rest else None)
+        return Statement(str(name), args, clauses, span, self._span(name))
 
-    def clause(self, tree: Tree) -> Clause:
-        if len(tree.children) == 2:
-            name, body = tree.children
-            return Clause(str(name), self.body(body), self.span(tree), self.span(name))
-        return Clause(None, self.body(tree.children[0]), self.span(tree))
+    def clause(self, children: list) -> Clause:
+        if len(children) == 2:
+            name, body = children
+            return Clause(str(name), body.nodes, self._span(name, body), self._span(name))
+        return Clause(None, children[0].nodes, children[0].span)
 
-    def body(self, tree: Tree) -> tuple[Node, ...]:
-        return tuple(self.nodes(tree.children))
+    def body(self, children: list) -> _Body:
+        lbrace, *nodes, rbrace = children
+        return _Body(tuple(nodes), self._span(lbrace, rbrace))
 
-    def call(self, tree: Tree) -> Call:
-        name, *args = tree.children
-        name_span = self.span(name)
-        name_span = name_span.model_copy(update={"end_column": name_span.end_column - 1})
-        return Call(str(name)[:-1], tuple(self.arg(a) for a in args), self.span(tree), name_span)
+    def call(self, children: list) -> Call:
+        name, *args, rparen = children
+        span = self._span(name, rparen)
+        name_span = self._span(name)
+        name_span = name_span.replace(end_column=name_span.end_column - 1)
+        return Call(str(name)[:-1], tuple(_as_arg(a) for a in args), span, name_span)
 
-    def block_def(self, tree: Tree) -> BlockDef:
-        name, *formals, body = tree.children
-        name_span = self.span(name)
-        name_span = name_span.model_copy(update={"end_column": name_span.end_column - 1})
+    def block_def(self, children: list) -> BlockDef:
+        name, *formals, _, body = children
+        name_span = self._span(name)
+        name_span = name_span.replace(end_column=name_span.end_column - 1)
         return BlockDef(
-            str(name)[:-1],
-            tuple(self.formal(f) for f in formals),
-            self.body(body),
-            self.span(tree),
-            name_span,
+            str(name)[:-1], tuple(formals), body.nodes, self._span(name, body), name_span
         )
 
-    def formal(self, tree: Tree) -> Formal:
-        name, *default = tree.children
-        return Formal(str(name), self.value(default[0]) if default else None, self.span(tree))
+    def formal(self, children: list) -> Formal:
+        name, *default = children
+        span = self._span(name, default[0] if default else None)
+        return Formal(str(name), default[0] if default else None, span)
 
-    def arg(self, tree: Tree) -> Arg:
-        if tree.data == "kwarg":
-            key, value = tree.children
-            return Arg(str(key), self.value(value), self.span(tree), self.span(key))
-        return Arg(None, self.value(tree), self.span(tree))
+    def kwarg(self, children: list) -> Arg:
+        key, value = children
+        return Arg(str(key), value, self._span(key, value), self._span(key))
 
-    def value(self, tree: Tree) -> Value:
-        kind = tree.data
-        span = self.span(tree)
-        text = self.source.text_of(span)
-        if kind in ("sum", "product", "cmp"):
-            left, op, right = tree.children
-            return Value("expr", (str(op), self.value(left), self.value(right)), text, span)
-        if kind == "expr":
-            inner = self.value(tree.children[0])
-            return Value(inner.kind, inner.value, inner.text, span)
-        token = tree.children[0]
+    def _binary(self, children: list) -> Value:
+        left, op, right = children
+        span = self._span(left, right)
+        return Value("expr", (str(op), left, right), self.source.text_of(span), span)
+
+    sum = product = cmp = _binary
+
+    def expr(self, children: list) -> Value:
+        lpar, inner, rpar = children
+        return Value(inner.kind, inner.value, inner.text, self._span(lpar, rpar))
+
+    def dims(self, children: list) -> Value:
+        (token,) = children
         raw = str(token)
-        if kind == "dims":
-            return Value("dims", tuple(int(p) for p in raw.split("x")), raw, span)
-        if kind == "number":
-            number = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            return Value("number", number, raw, span)
-        if kind == "string":
-            return Value("string", raw[1:-1].replace('\\"', '"'), raw, span)
-        return Value("name", raw, raw, span)
+        return Value("dims", tuple(int(p) for p in raw.split("x")), raw, self._span(token))
+
+    def number(self, children: list) -> Value:
+        (token,) = children
+        raw = str(token)
+        number = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        return Value("number", number, raw, self._span(token))
+
+    def string(self, children: list) -> Value:
+        (token,) = children
+        raw = str(token)
+        return Value("string", raw[1:-1].replace('\\"', '"'), raw, self._span(token))
+
+    def name(self, children: list) -> Value:
+        (token,) = children
+        return Value("name", str(token), str(token), self._span(token))
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    nodes: tuple[Node, ...]
+    span: Span
+
+
+def _as_arg(item: Value | Arg) -> Arg:
+    return item if isinstance(item, Arg) else Arg(None, item, item.span)

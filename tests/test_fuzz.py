@@ -332,7 +332,7 @@ def relined(nodes: tuple, compact: bool) -> tuple:
 
     def close(node, start: Span):
         end = counter[0] or 1
-        return start.model_copy(update={"end_line": max(end, start.line)})
+        return start.replace(end_line=max(end, start.line))
 
     def walk(node):
         start = span()
