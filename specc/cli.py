@@ -95,25 +95,37 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
-    """``specc emit SPEC --backend B [-o FILE]``: write standalone Keras or PyTorch source."""
+    """``specc emit SPEC --backend B [-o FILE]``: write standalone Keras or PyTorch source.
+
+    ``--backend all`` writes both, ``<model>_keras.py`` and ``<model>_torch.py``, into the
+    folder given with ``-o``.
+    """
     from specc.emit import EmitError, emit_source
     from specc.fsutil import atomic_write
     from specc.report import render_diagnostics
 
+    to_folder = args.backend == "all"
+    if to_folder and args.output in (None, "-"):
+        raise UsageError("--backend all writes two files: give a folder with -o DIR")
     checked = _read(args.spec)
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
         return EXIT_ERRORS
-    try:
-        code = emit_source(checked, args.backend)
+    backends = BACKENDS if to_folder else (args.backend,)
+    try:  # render everything before writing anything
+        sources = {backend: emit_source(checked, backend) for backend in backends}
     except EmitError as exc:  # a valid spec this backend cannot express
         print(f"specc: error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
-    if args.output in (None, "-"):
-        sys.stdout.write(code)
-    else:
-        atomic_write(args.output, code)
-        print(f"wrote {args.output} ({args.backend})", file=sys.stderr)
+    if not to_folder and args.output in (None, "-"):
+        sys.stdout.write(sources[args.backend])
+        return EXIT_OK
+    for backend, code in sources.items():
+        path = Path(args.output)
+        if to_folder:
+            path = path / f"{checked.model.name}_{backend}.py"
+        atomic_write(path, code)
+        print(f"wrote {path} ({backend})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -182,8 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     emit = sub.add_parser("emit", help="write standalone Keras or PyTorch source")
     emit.add_argument("spec", metavar="SPEC")
-    emit.add_argument("--backend", "-b", choices=BACKENDS, required=True)
-    emit.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    emit.add_argument("--backend", "-b", choices=(*BACKENDS, "all"), required=True)
+    emit.add_argument(
+        "-o", "--output", metavar="PATH", help="file to write (default: stdout); a folder for all"
+    )
     emit.set_defaults(func=cmd_emit)
 
     train = sub.add_parser("train", help="train the emitted model on real data")

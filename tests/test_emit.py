@@ -121,6 +121,23 @@ def test_emit_output_file(tmp_path):
     assert out.read_text() == emit_source(check_spec(ROOT / "specs/iris_mlp.spec"), "keras")
 
 
+def test_emit_all_backends_into_a_folder(tmp_path):
+    out = tmp_path / "emitted"
+    result = _cli("emit", "specs/iris_mlp.spec", "-b", "all", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    checked = check_spec(ROOT / "specs/iris_mlp.spec")
+    assert sorted(p.name for p in out.iterdir()) == ["iris_mlp_keras.py", "iris_mlp_torch.py"]
+    for backend in BACKENDS:
+        assert (out / f"iris_mlp_{backend}.py").read_text() == emit_source(checked, backend)
+
+
+def test_emit_all_backends_needs_a_folder():
+    result = _cli("emit", "specs/iris_mlp.spec", "-b", "all")
+    assert result.returncode == 2
+    assert "give a folder with -o DIR" in result.stderr
+    assert result.stdout == ""
+
+
 BAD_SPEC = "model bad\ninput 8x8x1\nconv 16 3x3 relu\nconv 16 9x9\ndense 10 softmax\n"
 
 

@@ -7,6 +7,7 @@ turn values into Python literals and do the arithmetic that several kinds share 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -154,11 +155,30 @@ def fail(message: str) -> None:
     raise EmitError(message)
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates cached across runs (``$SPECC_CACHE_DIR/jinja`` or
+    ``~/.cache/specc/jinja``): compiling them costs more than emitting.  Jinja keys entries by
+    template source checksum, so an edited template is recompiled.  None when the folder cannot
+    be created: emitting still works, only slower."""
+    root = os.environ.get("SPECC_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "specc"
+    )
+    folder = os.path.join(root, "jinja")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return None
+    return jinja2.FileSystemBytecodeCache(folder)
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The shared jinja2 environment, rooted at the shipped templates folder."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
