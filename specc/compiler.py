@@ -9,6 +9,7 @@ from typing import Any
 
 from specc.diagnostics import Diagnostic, SpecError
 from specc.ir import Model
+from specc.layers import lookup
 from specc.lowering import lower
 from specc.passes import PASSES, LayerInfo, State
 from specc.source import SourceFile
@@ -29,6 +30,13 @@ class CheckedModel:
     def ok(self) -> bool:
         """True when the spec has no errors."""
         return self.model is not None and not any(d.severity == "error" for d in self.diagnostics)
+
+    def explain(self, index: int) -> tuple[str, ...]:
+        """The arithmetic behind node ``index``'s shape and counts, one line per fact."""
+        node = self.model.nodes[index]
+        inputs = [self.infos[i].shape for i in node.inputs]
+        kind = lookup(node.kind)
+        return tuple(kind.explain(self.params[index], inputs, self.infos[index].shape))
 
     def info(self, index: int) -> LayerInfo:
         """Inferred facts for node ``index``."""

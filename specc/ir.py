@@ -1,17 +1,18 @@
 """The intermediate representation: a model is a graph of layer nodes.
 
-The IR is made of frozen pydantic models.  Their schemas are built on first use
-(``defer_build``), and the lowering pass, which builds nodes from values it has already
-checked, creates them with ``model_construct``; user-facing values (layer parameters, the train
-section) are validated.  Every node carries the span of the spec line it came
-from and, when it was produced by a block instance, the spans of the call sites that produced it
-(innermost first), so that any later pass can point at the right place.  Shapes are
-layout-neutral and exclude the batch dimension: ``(H, W, C)`` for images, ``(L, C)`` for
-sequences, ``(N,)`` for vectors.
+The IR is made of frozen, validated pydantic models, whose schemas are built on first use
+(``defer_build``).  Spans and raw arguments are slotted dataclasses that the models accept by
+isinstance: a large spec has one per token, and pydantic's validation of them would dominate.
+
+Every node carries the span of the spec line it came from and, when it was produced by a block
+instance, the spans of the call sites that produced it (innermost first), so that any later
+pass can point at the right place.  Shapes are layout-neutral and exclude the batch dimension:
+``(H, W, C)`` for images, ``(L, C)`` for sequences, ``(N,)`` for vectors.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,16 +28,26 @@ class NoParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
-class RawArg(BaseModel):
-    """An argument after block substitution, before it is validated by the layer's schema."""
+@dataclass(frozen=True, slots=True)
+class RawArg:
+    """An argument after block substitution, before it is validated by the layer's schema.
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    A plain dataclass (a large spec has several per layer); the validate pass turns a node's
+    raw arguments into its kind's pydantic ``Params``.
+    """
 
     key: str | None
     value: Any
     text: str
     span: Span
     value_kind: str = "name"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        """In pydantic models a raw argument is checked with isinstance only."""
+        from pydantic_core import core_schema
+
+        return core_schema.is_instance_schema(cls)
 
 
 class Node(BaseModel):

@@ -131,7 +131,7 @@ class _Lowerer:
             )
             return None
         name = self.model_name or _default_name(self.source.name)
-        return Model.model_construct(
+        return Model(
             name=name,
             file=self.source.name,
             nodes=tuple(self.nodes),
@@ -417,7 +417,7 @@ class _Lowerer:
         return self.merge(mode, stmt, outs, scope, "branch")
 
     def merge(self, kind: str, stmt: Statement, inputs: tuple, scope: _Scope, role: str) -> int:
-        node = Node.model_construct(
+        node = Node(
             index=len(self.nodes),
             name=self.fresh_name(kind),
             kind=kind,
@@ -611,7 +611,7 @@ class _Lowerer:
                 # "missing argument" on top
                 bound = Bound(None, "error", arg.value.text)
             raw_args.append(
-                RawArg.model_construct(
+                RawArg(
                     key=arg.key,
                     value=bound.value,
                     text=bound.text,
@@ -619,7 +619,7 @@ class _Lowerer:
                     value_kind=bound.kind,
                 )
             )
-        node = Node.model_construct(
+        node = Node(
             index=len(self.nodes),
             name=explicit or self.fresh_name(kind),
             kind=kind,

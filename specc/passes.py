@@ -30,7 +30,6 @@ class LayerInfo:
     trainable: int = 0
     non_trainable: int = 0
     macs: int = 0
-    explain: tuple[str, ...] = ()
     # what torch's sum(p.numel()) counts for this layer (see LayerKind.param_count_torch)
     torch_params: int = 0
 
@@ -301,7 +300,11 @@ def _shape_diagnostic(state: State, node: Node, exc: ShapeError, inputs: list[Sh
 
 
 def count(state: State) -> None:
-    """Parameter counts, MACs and the explanation of every node whose shape is known."""
+    """Parameter counts and MACs of every node whose shape is known.
+
+    The arithmetic behind them (``--explain``) is rendered on demand by
+    :meth:`specc.compiler.CheckedModel.explain`, not for every check.
+    """
     for node in state.model.nodes:
         if node.index not in state.shapes:
             continue
@@ -315,7 +318,6 @@ def count(state: State) -> None:
             trainable=trainable,
             non_trainable=frozen,
             macs=kind.macs(p, inputs, out),
-            explain=tuple(kind.explain(p, inputs, out)),
             torch_params=kind.param_count_torch(p, inputs, out),
         )
 

@@ -25,7 +25,7 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
         row = [node.name, node.kind, fmt_shape(info.shape), f"{info.params:,}", f"{info.macs:,}"]
         if show_inputs:
             row.append(", ".join(model.nodes[i].name for i in node.inputs))
-        rows.append((row, info.explain))
+        rows.append((row, checked.explain(node.index) if explain else ()))
     widths = [
         max(len(r[i]) for r in [header] + [row for row, _ in rows]) for i in range(len(header))
     ]

@@ -9,6 +9,7 @@ syntax error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -159,24 +160,29 @@ _OPENERS = {"{": "}", "(": ")"}
 _CLOSERS = {"}": "{", ")": "("}
 
 
+_BRACKET_EVENTS = re.compile(r'[#"{}()\n]')
+
+
 def _bracket_diagnostics(source: SourceFile) -> list[Diagnostic]:
     """Find unbalanced braces and parentheses, which Lark reports poorly (at end of file)."""
     stack: list[tuple[str, int]] = []
     problems: list[Diagnostic] = []
     text = source.text
-    i = 0
-    while i < len(text):
+    skip_to = 0
+    for match in _BRACKET_EVENTS.finditer(text):
+        i = match.start()
+        if i < skip_to:
+            continue
         ch = text[i]
         if ch == "#":
             nl = text.find("\n", i)
-            i = len(text) if nl < 0 else nl
-            continue
-        if ch == '"':
+            skip_to = len(text) if nl < 0 else nl
+        elif ch == '"':
             end = text.find('"', i + 1)
             nl = text.find("\n", i + 1)
-            i = (len(text) if nl < 0 else nl) if end < 0 or (0 <= nl < end) else end + 1
-            continue
-        if ch in _OPENERS:
+            closed = end >= 0 and not (0 <= nl < end)
+            skip_to = end + 1 if closed else (len(text) if nl < 0 else nl)
+        elif ch in _OPENERS:
             stack.append((ch, i))
         elif ch in _CLOSERS:
             if stack and stack[-1][0] == _CLOSERS[ch]:
@@ -194,7 +200,6 @@ def _bracket_diagnostics(source: SourceFile) -> list[Diagnostic]:
         elif ch == "\n" and stack and stack[-1][0] == "(":
             _, start = stack.pop()
             problems.append(_unclosed(source, "(", start))
-        i += 1
     problems += [_unclosed(source, ch, start) for ch, start in stack]
     return problems
 

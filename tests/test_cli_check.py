@@ -150,7 +150,7 @@ def test_explain_shows_the_arithmetic():
     assert status == 0
     checked = check_file(REFERENCE)
     for node in checked.model.nodes:
-        for line in checked.infos[node.index].explain:
+        for line in checked.explain(node.index):
             assert f"      {line}" in out
     # the walk-through's three sizes, as the reference spec yields them
     assert "H: (32 − 3) / 1 + 1 = 30" in out
