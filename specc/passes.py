@@ -157,7 +157,11 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
 
 
 def _signature_help(name: str, kind) -> str:
-    keys = ", ".join(f"{k}=" for k in kind.Params.model_fields)
+    fields = list(kind.Params.model_fields)
+    ordered = [k for k in kind.positional if k in fields] + [
+        k for k in fields if k not in kind.positional
+    ]  # positional parameters first, as they are written
+    keys = ", ".join(f"{k}=" for k in ordered)
     # a summary reads "what it is: how to write it"; the help only needs the second half
     usage = kind.summary.split(": ", 1)[-1] if kind.summary else name
     return f"usage: {usage}" + (f" (keys: {keys})" if keys else "")

@@ -31,11 +31,9 @@ CONV_WORDS: dict[str, tuple[str, Any]] = {
 }
 
 
-class Conv2DParams(Params):
-    """``conv2d FILTERS KxK [stride=] [padding=] [dilation=] [use_bias=] [activation]``."""
+class Window2DParams(Params):
+    """What every 2-D convolution shares: stride, padding, dilation, bias and activation."""
 
-    filters: PositiveInt
-    kernel: Pair
     stride: Pair = (1, 1)
     padding: Padding = "valid"
     dilation: Pair = (1, 1)
@@ -47,6 +45,13 @@ class Conv2DParams(Params):
         if max(self.stride) > 1 and max(self.dilation) > 1:
             raise ValueError("stride and dilation cannot both be greater than 1")
         return self
+
+
+class Conv2DParams(Window2DParams):
+    """``conv2d FILTERS KxK [stride=] [padding=] [dilation=] [use_bias=] [activation]``."""
+
+    filters: PositiveInt
+    kernel: Pair
 
 
 class Conv1DParams(Params):

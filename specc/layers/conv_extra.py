@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import model_validator
-
 from specc.ir import Shape
 from specc.layers.base import (
     ActivationName,
@@ -27,33 +25,19 @@ from specc.layers.base import (
     register,
     window_explain,
 )
-from specc.layers.conv import CONV_WORDS, require_rank
+from specc.layers.conv import CONV_WORDS, Window2DParams, require_rank
 
 IMAGE_HINT = "{kind} needs HxWxC input; reshape first"
 
 
-class _WindowParams(Params):
-    stride: Pair = (1, 1)
-    padding: Padding = "valid"
-    dilation: Pair = (1, 1)
-    use_bias: bool = True
-    activation: ActivationName | None = None
-
-    @model_validator(mode="after")
-    def _stride_or_dilation(self):
-        if max(self.stride) > 1 and max(self.dilation) > 1:
-            raise ValueError("stride and dilation cannot both be greater than 1")
-        return self
-
-
-class DepthwiseParams(_WindowParams):
+class DepthwiseParams(Window2DParams):
     """``depthwise_conv2d KxK [depth_multiplier=M] [stride=] [padding=] [use_bias=] [act]``."""
 
     kernel: Pair
     depth_multiplier: PositiveInt = 1
 
 
-class SeparableParams(_WindowParams):
+class SeparableParams(Window2DParams):
     """``separable_conv2d FILTERS KxK [depth_multiplier=M] [stride=] [padding=] [act]``."""
 
     filters: PositiveInt
