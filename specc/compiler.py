@@ -43,7 +43,8 @@ class CheckedModel:
         return self.infos[index]
 
     def totals(self) -> dict[str, int]:
-        """Model-wide counts: parameters (all, trainable, non-trainable), MACs, memory."""
+        """Model-wide counts: parameters (all, trainable, non-trainable, and what PyTorch's
+        ``sum(p.numel() for p in model.parameters())`` counts), MACs, memory."""
         infos = self.infos.values()
         trainable = sum(i.trainable for i in infos)
         frozen = sum(i.non_trainable for i in infos)
@@ -51,6 +52,7 @@ class CheckedModel:
             "params": trainable + frozen,
             "trainable_params": trainable,
             "non_trainable_params": frozen,
+            "torch_params": sum(i.torch_params for i in infos),
             "macs": sum(i.macs for i in infos),
             "weight_bytes": 4 * (trainable + frozen),
             "activation_bytes": 4 * sum(_size(i.shape) for i in infos),

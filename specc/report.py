@@ -55,6 +55,19 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             "          non-trainable = BatchNorm moving mean and variance, counted as Keras "
             "counts them (PyTorch keeps them as buffers)"
         )
+    if totals["torch_params"] != totals["trainable_params"]:
+        differ = sorted(
+            {
+                n.kind
+                for n in model.nodes
+                if checked.infos[n.index].torch_params != checked.infos[n.index].trainable
+            }
+        )
+        out.append(
+            f"          PyTorch counts {totals['torch_params']:,} parameters: its "
+            f"{', '.join(differ)} layers keep more (e.g. two LSTM biases where Keras has one), "
+            "computing the same function"
+        )
     out.append(f"  MACs:   {totals['macs']:,} per sample")
     out.append(
         f"  memory: weights {_kib(totals['weight_bytes'])}, activations "

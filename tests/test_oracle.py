@@ -109,8 +109,7 @@ def test_torch_shapes_and_counts(spec, torch, tmp_path):
             assert want in (_channels_last(got[1:]), got[1:]), f"{node.name}: {got[1:]}"
     # PyTorch's own count: the IR's trainable count, except where torch keeps more (LSTM's
     # second bias), which the registry states as param_count_torch
-    torch_params = sum(info.torch_params for info in checked.infos.values())
-    assert sum(p.numel() for p in model.parameters()) == torch_params
+    assert sum(p.numel() for p in model.parameters()) == totals["torch_params"]
     buffers = sum(b.numel() for n, b in model.named_buffers() if "num_batches_tracked" not in n)
     assert buffers == totals["non_trainable_params"]
 

@@ -115,12 +115,25 @@ def output_activation(checked: CheckedModel) -> str | None:
     return None if act in (None, "linear") else act
 
 
+def input_vocab(checked: CheckedModel) -> int | None:
+    """For integer inputs (``input L dtype=int``): the smallest vocabulary among the layers
+    that read the ids, so that every id in [0, vocab) is valid for all of them; else None."""
+    model = checked.model
+    assert model is not None
+    if getattr(checked.params.get(0), "dtype", "float32") != "int":
+        return None
+    readers = [n for n in model.nodes if getattr(lookup(n.kind), "int_input", False)]
+    vocabs = [checked.params[n.index].vocab for n in readers if n.index in checked.params]
+    return min(vocabs) if vocabs else None
+
+
 def script_context(checked: CheckedModel, backend: str) -> dict[str, Any]:
     """The context every part of the script is rendered with (training templates included)."""
     model = checked.model
     assert model is not None
     out_shape = checked.infos[model.output].shape
     train = model.train
+    ints = getattr(checked.params.get(0), "dtype", "float32") == "int"
     return {
         "backend": backend,
         "spec_file": checked.source.name.replace("\\", "/"),
@@ -128,6 +141,8 @@ def script_context(checked: CheckedModel, backend: str) -> dict[str, Any]:
         "model_name": model.name,
         "class_name": class_name(model.name),
         "input_shape": tuple(checked.infos[0].shape),
+        "input_dtype": "int64" if ints else "float32",
+        "vocab_size": input_vocab(checked),
         "num_classes": out_shape[0] if len(out_shape) == 1 else None,
         "output_activation": output_activation(checked),
         "train": {
