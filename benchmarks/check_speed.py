@@ -102,8 +102,14 @@ def main(argv: list[str] | None = None) -> dict:
         "specc check (reference)": measure(
             [python, "-m", "specc", "check", str(REFERENCE)], args.runs
         ),
+        "specc check resnet18": measure(
+            [python, "-m", "specc", "check", str(ROOT / "specs" / "resnet18.spec")], args.runs
+        ),
     }
     with tempfile.TemporaryDirectory() as folder:
+        # both backends in one process; the first run fills the compiled-template cache
+        emit_all = [python, "-m", "specc", "emit", str(REFERENCE), "-b", "all", "-o", folder]
+        results["specc emit --backend all"] = measure(emit_all, args.runs)
         for n in (1_000, 10_000):
             path = Path(folder) / f"gen{n}.spec"
             path.write_text(generated_spec(n))
@@ -124,9 +130,28 @@ def main(argv: list[str] | None = None) -> dict:
     for name, r in results.items():
         extra = f"  (check_text alone: {r['in_process_s']:.3f} s)" if "in_process_s" in r else ""
         print(f"{name:<{width}}  {r['median_s']:9.3f} s  {r['peak_mib']:6.1f} MiB{extra}")
+    imported = (
+        subprocess.run(
+            [
+                python,
+                "-c",
+                "import specc.cli, sys; specc.cli.main(['check', sys.argv[1]]);"
+                "print(' '.join(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules)))",
+                str(REFERENCE),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1:]
+    )
+    print(
+        f"\nframeworks imported by specc check: {imported[0] if imported and imported[0] else 'none'}"
+    )
     ref = results["specc check (reference)"]["median_s"]
     base = results["python -c pass"]["median_s"]
-    print(f"\nspecc check / python -c pass: {ref / base:.1f}x")
+    print(f"specc check / python -c pass: {ref / base:.1f}x")
     if "keras build + summary()" in results:
         keras = results["keras build + summary()"]["median_s"]
         print(f"keras build + summary() / specc check: {keras / ref:.1f}x faster")
