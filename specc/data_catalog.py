@@ -19,14 +19,17 @@ class DatasetInfo:
     shapes: tuple[Shape, ...]
     classes: int
     description: str
+    kind: str = "images"  # what the samples are: float "images" or "features"
 
 
 CATALOG: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         DatasetInfo("digits", ((8, 8, 1), (64,)), 10, "scikit-learn's 8x8 handwritten digits"),
-        DatasetInfo("iris", ((4,),), 3, "scikit-learn's iris flowers, 4 features"),
-        DatasetInfo("wine", ((13,),), 3, "scikit-learn's wine recognition, 13 features"),
+        DatasetInfo("iris", ((4,),), 3, "scikit-learn's iris flowers, 4 features", "features"),
+        DatasetInfo(
+            "wine", ((13,),), 3, "scikit-learn's wine recognition, 13 features", "features"
+        ),
         DatasetInfo("mnist", ((28, 28, 1), (784,)), 10, "MNIST handwritten digits, 28x28"),
         DatasetInfo("cifar10", ((32, 32, 3),), 10, "CIFAR-10 colour images, 32x32"),
     )

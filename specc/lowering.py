@@ -16,7 +16,7 @@ from typing import Any
 
 from specc import data_catalog
 from specc.diagnostics import Diagnostic, error
-from specc.ir import Model, Node, RawArg, TrainConfig
+from specc.ir import LOSSES, OPTIMIZER_OPTIONS, Model, Node, RawArg, TrainConfig
 from specc.layers import ACTIVATIONS, all_names, canonical, lookup
 from specc.passes import friendly_message as _friendly
 from specc.source import SourceFile, Span
@@ -778,7 +778,6 @@ class _Lowerer:
     def train_value(self, key: str, item: Statement) -> dict[str, Any] | None:
         positional = [a for a in item.args if a.key is None]
         keyword = [a for a in item.args if a.key is not None]
-        empty = _Scope()
         if key == "metrics":
             if keyword or not positional:
                 self.report(
@@ -797,17 +796,8 @@ class _Lowerer:
                     )
                 )
                 return None
-            options: dict[str, float] = {}
-            for a in keyword:
-                bound = self.resolve(a.value, empty)
-                if bound is None or not isinstance(bound.value, int | float):
-                    self.report(
-                        error("E0404", f"`{a.key}` must be a number", a.span, "not a number")
-                    )
-                    continue
-                options[a.key] = float(bound.value)
             name = str(positional[0].value.value).lower()
-            if name not in ("adam", "sgd", "rmsprop", "adamw"):
+            if name not in OPTIMIZER_OPTIONS:
                 self.report(
                     error(
                         "E0405",
@@ -818,13 +808,28 @@ class _Lowerer:
                     )
                 )
                 return None
-            return {"optimizer": name, "optimizer_args": options}
+            options = self.optimizer_options(name, keyword)
+            return None if options is None else {"optimizer": name, "optimizer_args": options}
         if len(item.args) != 1 or keyword:
             self.report(
                 error("E0404", f"`{item.name}` takes one value", item.span, "expected one value")
             )
             return None
         value = positional[0].value.value
+        if key == "loss" and str(value) not in LOSSES:
+            close = difflib.get_close_matches(str(value), LOSSES, n=1, cutoff=0.5)
+            self.report(
+                error(
+                    "E0410",
+                    f"unsupported loss `{value}`",
+                    positional[0].span,
+                    "the training harness does not implement this loss",
+                    help=f"did you mean `{close[0]}`? (labels are integer class indices)"
+                    if close
+                    else "the harness supports " + ", ".join(LOSSES),
+                )
+            )
+            return None
         if key == "data" and not data_catalog.is_known_source(str(value)):
             close = difflib.get_close_matches(str(value), list(data_catalog.CATALOG), n=1)
             self.report(
@@ -841,6 +846,71 @@ class _Lowerer:
             )
             return None
         return {key: value}
+
+    def optimizer_options(self, name: str, keyword: list[Arg]) -> dict[str, float] | None:
+        """The optimizer's keyword arguments as numbers, each one the optimizer accepts."""
+        accepted = OPTIMIZER_OPTIONS[name]
+        options: dict[str, float] = {}
+        ok = True
+        for a in keyword:
+            if a.key not in accepted:
+                close = difflib.get_close_matches(a.key, accepted, n=1)
+                self.report(
+                    error(
+                        "E0411",
+                        f"{name} has no argument `{a.key}`",
+                        a.span,
+                        "unknown optimizer argument",
+                        help=f"did you mean `{close[0]}`?"
+                        if close
+                        else f"{name} takes " + ", ".join(f"{k}=" for k in accepted),
+                    )
+                )
+                ok = False
+                continue
+            bound = self.resolve(a.value, _Scope())
+            if bound is None or not isinstance(bound.value, int | float):
+                self.report(error("E0404", f"`{a.key}` must be a number", a.span, "not a number"))
+                ok = False
+                continue
+            first = next((b for b in keyword if b.key in ("lr", "learning_rate")), a)
+            if a.key in ("lr", "learning_rate") and first is not a:
+                self.report(
+                    error(
+                        "E0403",
+                        "the learning rate is set twice",
+                        a.span,
+                        "set again here",
+                        related=((first.span, "first set here"),),
+                        help="`lr` and `learning_rate` are the same setting: keep one",
+                    )
+                )
+                ok = False
+                continue
+            if a.key in ("lr", "learning_rate", "epsilon") and bound.value <= 0:
+                self.report(
+                    error(
+                        "E0404",
+                        f"bad value for `{a.key}`: must be greater than 0",
+                        a.span,
+                        f"must be greater than 0, got {bound.value!r}",
+                    )
+                )
+                ok = False
+                continue
+            options[a.key] = float(bound.value)
+        if options.get("nesterov") and not options.get("momentum"):
+            self.report(
+                error(
+                    "E0404",
+                    "`nesterov` needs a momentum",
+                    next(a.span for a in keyword if a.key == "nesterov"),
+                    "nesterov without momentum",
+                    help="add momentum=0.9, or drop nesterov",
+                )
+            )
+            ok = False
+        return options if ok else None
 
 
 def _name_clause_as_arg(stmt: Statement) -> Statement:

@@ -20,6 +20,7 @@ from specc.layers import ShapeError, fmt_shape, lookup
 from specc.source import Span
 
 BYTES_PER_VALUE = 4  # float32
+INT_DATA_HELP = 'train token ids on "npz:PATH" (integer x arrays) or synthetic'
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,18 @@ def check_data(state: State) -> None:
         return
     data_span = train.spans.get("data")
     input_node = state.model.nodes[0]
+    if getattr(state.params.get(0), "dtype", "float32") == "int":
+        state.diagnostics.append(
+            error(
+                "E0409",
+                f"{info.name} holds float {info.kind}, but the model's input is integer token ids",
+                data_span or input_node.span,
+                f"{info.name}: float {info.kind}",
+                related=((input_node.span, "integer ids declared here"),),
+                help=INT_DATA_HELP,
+            )
+        )
+        return  # a dataset of another type: its shapes and classes are beside the point
     in_shape = state.shapes.get(0)
     if in_shape is not None and in_shape not in info.shapes:
         fits = " or ".join(fmt_shape(s) for s in info.shapes)

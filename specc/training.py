@@ -57,6 +57,18 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
         return []
     found: list[Diagnostic] = []
     first, last = model.nodes[0], model.nodes[model.output]
+    if getattr(checked.params.get(first.index), "dtype", "float32") == "int":
+        default = model.train.data is None and data == DEFAULT_DATA
+        origin = "the default --data" if default else "from --data"
+        return [
+            error(
+                "E0409",
+                f"{info.name} holds float {info.kind}, but the model's input is integer token ids",
+                first.span,
+                f"integer ids, but {info.name} ({origin}) holds float {info.kind}",
+                help="train token ids with --data npz:PATH (integer x arrays) or --data synthetic",
+            )
+        ]
     in_shape = checked.infos[first.index].shape if first.index in checked.infos else None
     if in_shape is not None and in_shape not in info.shapes:
         fits = " or ".join(fmt_shape(s) for s in info.shapes)

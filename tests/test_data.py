@@ -28,8 +28,9 @@ PRELUDE = (
 )
 
 
-def harness(input_shape=(8, 8, 1), num_classes=10):
-    """The rendered data section as a namespace, for a model with this input and output."""
+def harness(input_shape=(8, 8, 1), num_classes=10, vocab=None):
+    """The rendered data section as a namespace, for a model with this input and output
+    (integer token ids in [0, vocab) when ``vocab`` is given)."""
     context = {
         "output_activation": "softmax",
         "train": {
@@ -47,6 +48,8 @@ def harness(input_shape=(8, 8, 1), num_classes=10):
     code = environment().get_template("common/data.py.j2").render(context)
     namespace = {
         "INPUT_SHAPE": tuple(input_shape),
+        "INPUT_DTYPE": "float32" if vocab is None else "int64",
+        "VOCAB_SIZE": vocab,
         "NUM_CLASSES": num_classes,
         "SPEC_NAME": "t",
         "SPEC_HASH": "0",
@@ -315,3 +318,48 @@ def test_pickle_helper_round_trip():
     loaded = pickle.load(io.BytesIO(pickle.dumps(batch, protocol=2)), encoding="bytes")
     red = loaded[b"data"][0, :1024].reshape(32, 32)
     assert np.array_equal(red, images[0, :, :, 0]) and loaded[b"labels"] == labels
+
+
+def write_ids_npz(path, x_train, x_test, classes=3):
+    np.savez(
+        path, x_train=x_train, y_train=np.arange(len(x_train)) % classes,
+        x_test=x_test, y_test=np.arange(len(x_test)) % classes,
+    )  # fmt: skip
+
+
+def test_synthetic_token_ids_are_integers_below_the_vocabulary():
+    ns = harness(input_shape=(40,), num_classes=3, vocab=7)
+    (x_tr, y_tr), (x_val, _), (x_te, _) = ns["load_data"]("synthetic:200")
+    for x in (x_tr, x_val, x_te):
+        assert x.dtype == np.int64 and x.shape[1:] == (40,)
+        assert x.min() >= 0 and x.max() < 7
+    assert set(np.unique(x_tr).tolist()) == set(range(7)) and y_tr.max() < 3
+
+
+def test_npz_token_ids_stay_integers(tmp_path):
+    path = tmp_path / "ids.npz"
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 50, (30, 12), dtype=np.int32)
+    write_ids_npz(path, x_train, rng.integers(0, 50, (6, 12), dtype=np.uint16))
+    ns = harness(input_shape=(12,), num_classes=3, vocab=50)
+    (x_tr, _), (x_val, _), (x_te, _) = ns["load_data"](f"npz:{path}", validation_split=0.0)
+    assert x_tr.dtype == x_te.dtype == np.int64 and len(x_val) == 0
+    assert np.array_equal(np.sort(x_tr, axis=0), np.sort(x_train, axis=0).astype(np.int64))
+    assert x_te.max() < 50  # uint16 ids are not scaled like uint8 images
+
+
+def test_token_ids_refuse_float_data(tmp_path):
+    ns = harness(input_shape=(12,), num_classes=3, vocab=50)
+    path = tmp_path / "floats.npz"
+    write_ids_npz(path, np.zeros((6, 12), np.float32), np.zeros((3, 12), np.float32))
+    with pytest.raises(ns["DataError"], match="x_train is float32 but the model takes integer"):
+        ns["load_data"](f"npz:{path}")
+    write_ids_npz(path, np.full((6, 12), 50), np.zeros((3, 12), np.int64))
+    with pytest.raises(ns["DataError"], match=r"ids from 50 to 50 .* vocabulary is \[0, 50\)"):
+        ns["load_data"](f"npz:{path}")
+    write_ids_npz(path, np.zeros((6, 12), np.int64), np.full((3, 12), -1))
+    with pytest.raises(ns["DataError"], match="x_test has token ids from -1"):
+        ns["load_data"](f"npz:{path}")
+    for name, what in (("digits", "images"), ("iris", "features"), (str(tmp_path), "images")):
+        with pytest.raises(ns["DataError"], match=f"holds float {what} but the model takes"):
+            ns["load_data"](name)

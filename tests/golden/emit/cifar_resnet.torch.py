@@ -33,6 +33,8 @@ from torch import nn
 SPEC_NAME = "cifar_resnet"
 SPEC_HASH = "941bd2a06f773922"
 INPUT_SHAPE = (32, 32, 3)
+INPUT_DTYPE = "float32"
+VOCAB_SIZE = None  # float inputs, no token ids
 NUM_CLASSES = 10
 
 
@@ -229,7 +231,14 @@ class DataError(Exception):
     """Data that cannot be found, read or fed to this model; the message says why."""
 
 
-def load_data(name, data_dir=None, validation_split=0.1, input_shape=INPUT_SHAPE):
+def load_data(
+    name,
+    data_dir=None,
+    validation_split=0.1,
+    input_shape=INPUT_SHAPE,
+    dtype=INPUT_DTYPE,
+    vocab=VOCAB_SIZE,
+):
     """Load a dataset as (x_train, y_train), (x_val, y_val), (x_test, y_test).
 
     Sources: ``digits``, ``iris``, ``wine`` (scikit-learn), ``mnist`` (idx files),
@@ -244,8 +253,13 @@ def load_data(name, data_dir=None, validation_split=0.1, input_shape=INPUT_SHAPE
     training part.  Splits use a fixed seed (0), independent of the training seed.
 
     Images are NHWC float32, labels int64; a vector-input model gets flattened samples.
+
+    A model of integer token ids (``dtype`` int64, ``input L dtype=int``) takes only
+    ``synthetic`` (ids drawn uniformly from [0, vocab)) and ``npz:`` archives of integer ids
+    in [0, vocab); its samples stay int64.
     """
-    x_train, y_train, x_test, y_test = _load_source(str(name), data_dir, input_shape)
+    ids = dtype != "float32"
+    x_train, y_train, x_test, y_test = _load_source(str(name), data_dir, input_shape, ids, vocab)
     x_train = _fit_shape(x_train, input_shape, name)
     x_test = _fit_shape(x_test, input_shape, name)
     y_train, y_test = _labels(y_train, name), _labels(y_test, name)
@@ -265,24 +279,31 @@ def load_data(name, data_dir=None, validation_split=0.1, input_shape=INPUT_SHAPE
         mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
         x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
     return (
-        (x_train.astype("float32"), y_train),
-        (x_val.astype("float32"), y_val),
-        (x_test.astype("float32"), y_test),
+        (x_train.astype(dtype), y_train),
+        (x_val.astype(dtype), y_val),
+        (x_test.astype(dtype), y_test),
     )
 
 
-def _load_source(name, data_dir, input_shape):
+def _load_source(name, data_dir, input_shape, ids=False, vocab=None):
+    if name == "synthetic" or name.startswith("synthetic:"):
+        return _synthetic(name, input_shape, (vocab or 1) if ids else None)
+    if name.startswith("npz:") or (name.endswith(".npz") and os.path.isfile(name)):
+        path = name.removeprefix("npz:")
+        return _load_npz_ids(path, vocab) if ids else _load_npz(path)
+    if ids and (name in ("digits", "iris", "wine", "mnist", "cifar10") or _is_folder(name)):
+        what = "features" if name in ("iris", "wine") else "images"
+        raise DataError(
+            f"{name} holds float {what} but the model takes integer token ids "
+            "(`input L dtype=int`): use npz:PATH with integer x arrays, or synthetic"
+        )
     if name in ("digits", "iris", "wine"):
         return _load_sklearn(name)
     if name == "mnist":
         return _load_mnist(data_dir)
     if name == "cifar10":
         return _load_cifar10(data_dir)
-    if name == "synthetic" or name.startswith("synthetic:"):
-        return _synthetic(name, input_shape)
-    if name.startswith("npz:") or (name.endswith(".npz") and os.path.isfile(name)):
-        return _load_npz(name.removeprefix("npz:"))
-    if name.startswith("folder:") or os.path.isdir(name):
+    if _is_folder(name):
         return _load_folder(name.removeprefix("folder:"), input_shape)
     raise DataError(
         f"unknown data {name!r}: use digits, iris, wine, mnist, cifar10, synthetic, "
@@ -302,18 +323,32 @@ def _load_sklearn(name):
     return x[train], y[train], x[test], y[test]
 
 
-def _synthetic(name, input_shape):
+def _is_folder(name):
+    return name.startswith("folder:") or os.path.isdir(name)
+
+
+def _synthetic(name, input_shape, vocab=None):
+    """Random labels and standard-normal samples, or token ids in [0, vocab) when given."""
     count = name.partition(":")[2] or str(SYNTHETIC_SAMPLES)
     if not count.isdigit() or int(count) < 2:
         raise DataError(f"{name}: write synthetic or synthetic:N with N >= 2 training samples")
     rng = np.random.default_rng(SPLIT_SEED)
     n_train, n_test = int(count), max(1, int(count) // 4)
-    x = rng.standard_normal((n_train + n_test, *input_shape), dtype="float32")
+    if vocab is None:
+        x = rng.standard_normal((n_train + n_test, *input_shape), dtype="float32")
+    else:
+        x = rng.integers(0, vocab, size=(n_train + n_test, *input_shape), dtype="int64")
     y = rng.integers(0, NUM_CLASSES, size=n_train + n_test).astype("int64")
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
 def _load_npz(path):
+    x_train, y_train, x_test, y_test = _read_npz(path)
+    return _scale(x_train), y_train, _scale(x_test), y_test
+
+
+def _read_npz(path):
+    """The four arrays x_train, y_train, x_test, y_test of an npz archive, as stored."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in archive]
@@ -322,8 +357,24 @@ def _load_npz(path):
             arrays = [archive[k] for k in ("x_train", "y_train", "x_test", "y_test")]
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
-    x_train, y_train, x_test, y_test = arrays
-    return _scale(x_train), y_train, _scale(x_test), y_test
+    return arrays
+
+
+def _load_npz_ids(path, vocab):
+    """An npz archive of integer token ids, each in [0, vocab), kept as int64."""
+    x_train, y_train, x_test, y_test = _read_npz(path)
+    for key, x in (("x_train", x_train), ("x_test", x_test)):
+        if not np.issubdtype(x.dtype, np.integer):
+            raise DataError(
+                f"{path}: {key} is {x.dtype} but the model takes integer token ids "
+                "(`input L dtype=int`); store the ids as an integer array"
+            )
+        if x.size and vocab is not None and (x.min() < 0 or x.max() >= vocab):
+            raise DataError(
+                f"{path}: {key} has token ids from {x.min()} to {x.max()} but the model's "
+                f"vocabulary is [0, {vocab}) (the smallest `embedding`'s); map the ids into it"
+            )
+    return x_train.astype("int64"), y_train, x_test.astype("int64"), y_test
 
 
 def _scale(x):
@@ -734,7 +785,7 @@ def make_optimizer(params, lr):
             return torch.optim.SGD(params, lr=lr, **options)
         alpha = options.pop("rho", 0.9)
         return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, **options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise RunError(f"optimizer {OPTIMIZER} {OPTIMIZER_ARGS}: {exc}") from None
 
 

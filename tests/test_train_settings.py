@@ -1,0 +1,85 @@
+"""The train section's optimizer arguments: every one ``specc check`` accepts reaches both
+frameworks' optimizers with the value the spec gives, and nothing else is accepted."""
+
+from __future__ import annotations
+
+import pytest
+
+from specc.compiler import check_text
+from specc.ir import LOSSES, OPTIMIZER_OPTIONS
+from tests.emitted import load_emitted
+
+# every accepted argument of each optimizer (booleans as 1)
+SETTINGS = {
+    "adam": "lr=0.01 beta_1=0.8 beta_2=0.99 epsilon=0.000001 amsgrad=1 weight_decay=0.01",
+    "adamw": "learning_rate=0.01 beta_1=0.8 beta_2=0.99 epsilon=0.000001 weight_decay=0.02",
+    "sgd": "lr=0.01 momentum=0.9 nesterov=1",
+    "rmsprop": "lr=0.01 rho=0.8 momentum=0.5 epsilon=0.000001 centered=1",
+}
+
+
+def checked_with(optimizer: str, settings: str):
+    text = f"model m\ninput 4\ndense 3 softmax\ntrain {{\n  optimizer {optimizer} {settings}\n}}\n"
+    return check_text(text, name="m.spec")
+
+
+def test_the_table_covers_every_optimizer_and_argument():
+    assert set(SETTINGS) == set(OPTIMIZER_OPTIONS)
+    for name, settings in SETTINGS.items():
+        given = {pair.split("=")[0] for pair in settings.split()}
+        assert given <= set(OPTIMIZER_OPTIONS[name])
+        # the other spelling of the learning rate, and adamw's amsgrad (adam's is tested)
+        assert set(OPTIMIZER_OPTIONS[name]) - given <= {"lr", "learning_rate", "amsgrad"}
+    assert LOSSES == ("sparse_categorical_crossentropy",)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "bad", "code"),
+    [
+        ("sgd", "beta_1=0.9", "E0411"),
+        ("adam", "momentum=0.9", "E0411"),
+        ("rmsprop", "lr=0", "E0404"),
+    ],
+)
+def test_arguments_the_optimizer_does_not_take_are_errors(optimizer, bad, code):
+    checked = checked_with(optimizer, bad)
+    assert [d.code for d in checked.diagnostics] == [code]
+
+
+@pytest.mark.parametrize("optimizer", sorted(SETTINGS))
+def test_torch_gets_every_argument(tmp_path, optimizer):
+    import torch
+
+    checked = checked_with(optimizer, SETTINGS[optimizer])
+    assert checked.ok, [d.message for d in checked.diagnostics]
+    module = load_emitted(checked, "torch", tmp_path)
+    opt = module.make_optimizer([torch.nn.Parameter(torch.zeros(2))], 0.01)
+    group = opt.param_groups[0]
+    assert group["lr"] == 0.01
+    if optimizer in ("adam", "adamw"):
+        assert isinstance(opt, torch.optim.AdamW)  # Keras's decay is decoupled
+        assert group["betas"] == (0.8, 0.99) and group["eps"] == 1e-6
+        assert group["weight_decay"] == (0.01 if optimizer == "adam" else 0.02)
+        assert group["amsgrad"] is (optimizer == "adam")
+    elif optimizer == "sgd":
+        assert group["momentum"] == 0.9 and group["nesterov"] is True
+    else:
+        assert isinstance(opt, torch.optim.RMSprop)
+        assert group["alpha"] == 0.8 and group["momentum"] == 0.5
+        assert group["eps"] == 1e-6 and group["centered"] is True
+
+
+@pytest.mark.parametrize("optimizer", sorted(SETTINGS))
+def test_keras_gets_every_argument(tmp_path, optimizer):
+    checked = checked_with(optimizer, SETTINGS[optimizer])
+    module = load_emitted(checked, "keras", tmp_path)
+    opt = module.make_optimizer(0.01)
+    assert float(opt.learning_rate) == pytest.approx(0.01)
+    if optimizer in ("adam", "adamw"):
+        assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.8, 0.99, 1e-6)
+        assert opt.weight_decay == (0.01 if optimizer == "adam" else 0.02)
+        assert opt.amsgrad is (optimizer == "adam")
+    elif optimizer == "sgd":
+        assert opt.momentum == 0.9 and opt.nesterov is True
+    else:
+        assert (opt.rho, opt.momentum, opt.epsilon, opt.centered) == (0.8, 0.5, 1e-6, True)
