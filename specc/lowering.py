@@ -9,65 +9,22 @@ arguments are concrete values, and every node remembers the call sites that prod
 from __future__ import annotations
 
 import difflib
-import operator
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-from specc import data_catalog
+from specc.blocks import BlockExpander, Bound, Scope
 from specc.diagnostics import Diagnostic, error
-from specc.ir import LOSSES, OPTIMIZER_OPTIONS, Model, Node, RawArg, TrainConfig
+from specc.ir import Model, Node, RawArg, TrainConfig
 from specc.layers import ACTIVATIONS, all_names, canonical, lookup
-from specc.passes import friendly_message as _friendly
 from specc.source import SourceFile, Span
 from specc.syntax import Arg, BlockDef, Call, Clause, Statement, Value
+from specc.train_section import TrainSectionReader
 
-MAX_BLOCK_DEPTH = 32
 MAX_NODES = 200_000
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "//": operator.floordiv,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-_TRAIN_KEYS = {
-    "data": "data",
-    "loss": "loss",
-    "optimizer": "optimizer",
-    "batch": "batch_size",
-    "batch_size": "batch_size",
-    "epochs": "epochs",
-    "metrics": "metrics",
-    "seed": "seed",
-    "validation_split": "validation_split",
-}
-_NAMED = {"true": True, "false": False, "none": None}
 
 
-@dataclass(frozen=True)
-class Bound:
-    """A block parameter's value inside one block instance."""
+class _Lowerer(BlockExpander, TrainSectionReader):
+    """One spec's lowering: walks the AST once, appending nodes in topological order."""
 
-    value: Any
-    kind: str
-    text: str
-
-
-@dataclass
-class _Scope:
-    env: dict[str, Bound] = field(default_factory=dict)
-    trace: tuple[Span, ...] = ()
-    active: tuple[str, ...] = ()
-
-
-class _Lowerer:
     def __init__(self, source: SourceFile, diagnostics: list[Diagnostic]):
         self.source = source
         self.diagnostics = diagnostics
@@ -92,7 +49,7 @@ class _Lowerer:
             if isinstance(node, BlockDef):
                 self.define(node)
         current: int | None = None
-        scope = _Scope()
+        scope = Scope()
         for node in nodes:
             if isinstance(node, BlockDef):
                 continue
@@ -140,45 +97,6 @@ class _Lowerer:
             span=self.model_span,
         )
 
-    def define(self, block: BlockDef) -> None:
-        if block.name in self.blocks:
-            first = self.blocks[block.name]
-            self.report(
-                error(
-                    "E0503",
-                    f"block `{block.name}` is defined twice",
-                    block.name_span,
-                    "second definition",
-                    related=((first.name_span, "first defined here"),),
-                    help="rename one of them",
-                )
-            )
-            return
-        if lookup(block.name) is not None or block.name in ("model", "input", "train"):
-            self.report(
-                error(
-                    "E0503",
-                    f"block name `{block.name}` is already a layer kind",
-                    block.name_span,
-                    "choose another name",
-                )
-            )
-            return
-        seen: set[str] = set()
-        for formal in block.formals:
-            if formal.name in seen:
-                self.report(
-                    error(
-                        "E0503",
-                        f"parameter `{formal.name}` appears twice",
-                        formal.span,
-                        "declared again",
-                        help="give each parameter of the block its own name",
-                    )
-                )
-            seen.add(formal.name)
-        self.blocks[block.name] = block
-
     def model_decl(self, stmt: Statement) -> None:
         if self.model_span is not None:
             self.report(
@@ -218,11 +136,11 @@ class _Lowerer:
                 )
             )
             return current
-        return self.layer(stmt, None, _Scope(), kind="input")
+        return self.layer(stmt, None, Scope(), kind="input")
 
     # -- statements inside the model ------------------------------------------------------------
 
-    def body(self, body: tuple, current: int | None, scope: _Scope) -> int | None:
+    def body(self, body: tuple, current: int | None, scope: Scope) -> int | None:
         for node in body:
             if isinstance(node, BlockDef):
                 self.report(
@@ -250,7 +168,7 @@ class _Lowerer:
             current = self.item(node, current, scope)
         return current
 
-    def item(self, node: Statement | Call, current: int | None, scope: _Scope) -> int | None:
+    def item(self, node: Statement | Call, current: int | None, scope: Scope) -> int | None:
         if isinstance(node, Call):
             return self.instantiate(node.name, node.args, node.name_span, node.span, current, scope)
         if node.name in ("repeat", "if", "branch"):
@@ -278,7 +196,7 @@ class _Lowerer:
             return self.instantiate(node.name, node.args, node.name_span, node.span, current, scope)
         return self.layer(node, current, scope)
 
-    def repeat(self, stmt: Statement, current: int | None, scope: _Scope) -> int | None:
+    def repeat(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
         count = None
         if len(stmt.args) == 1 and stmt.args[0].key is None:
             bound = self.resolve(stmt.args[0].value, scope)
@@ -307,7 +225,7 @@ class _Lowerer:
             current = self.body(stmt.clauses[0].body, current, scope)
         return current
 
-    def residual(self, stmt: Statement, current: int | None, scope: _Scope) -> int | None:
+    def residual(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
         main = [c for c in stmt.clauses if c.name is None]
         shortcut = [c for c in stmt.clauses if c.name == "shortcut"]
         other = [c for c in stmt.clauses if c.name not in (None, "shortcut")]
@@ -342,7 +260,7 @@ class _Lowerer:
         role = "residual_identity" if short_out == start else "residual"
         return self.merge("add", stmt, (main_out, short_out), scope, role)
 
-    def conditional(self, stmt: Statement, current: int | None, scope: _Scope) -> int | None:
+    def conditional(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
         """``if (cond) { ... } [else { ... }]``: lower one body or the other (or none)."""
         then = [c for c in stmt.clauses if c.name is None]
         other = [c for c in stmt.clauses if c.name == "else"]
@@ -388,7 +306,7 @@ class _Lowerer:
             return self.body(then[0].body, current, scope)
         return self.body(other[0].body, current, scope) if other else current
 
-    def branch(self, stmt: Statement, current: int | None, scope: _Scope) -> int | None:
+    def branch(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
         mode = stmt.args[0].value.value if len(stmt.args) == 1 else None
         if mode not in ("concat", "add"):
             self.report(
@@ -416,7 +334,7 @@ class _Lowerer:
         outs = tuple(self.body(c.body, current, scope) for c in stmt.clauses)
         return self.merge(mode, stmt, outs, scope, "branch")
 
-    def merge(self, kind: str, stmt: Statement, inputs: tuple, scope: _Scope, role: str) -> int:
+    def merge(self, kind: str, stmt: Statement, inputs: tuple, scope: Scope, role: str) -> int:
         node = Node(
             index=len(self.nodes),
             name=self.fresh_name(kind),
@@ -430,160 +348,10 @@ class _Lowerer:
         self.nodes.append(node)
         return node.index
 
-    # -- blocks -------------------------------------------------------------------------------
-
-    def instantiate(self, name, args, name_span, span, current, scope) -> int | None:
-        block = self.blocks.get(name)
-        if block is None:
-            self.unknown_name(name, name_span, is_call=True)
-            return current
-        if name in scope.active or len(scope.trace) >= MAX_BLOCK_DEPTH:
-            self.report(
-                error(
-                    "E0504",
-                    f"block `{name}` uses itself",
-                    name_span,
-                    "recursive block instance",
-                    help="blocks cannot be recursive; use `repeat` to stack copies",
-                )
-            )
-            return current
-        env = self.bind(block, args, name_span, scope)
-        if env is None:
-            return current
-        inner = _Scope(env=env, trace=(span, *scope.trace), active=(*scope.active, name))
-        return self.body(block.body, current, inner)
-
-    def bind(self, block: BlockDef, args: tuple[Arg, ...], where: Span, scope: _Scope):
-        formals = {f.name: f for f in block.formals}
-        order = [f.name for f in block.formals]
-        env: dict[str, Bound] = {}
-        ok = True
-        positional = [a for a in args if a.key is None]
-        if len(positional) > len(order):
-            self.report(
-                error(
-                    "E0506",
-                    f"`{block.name}` takes {len(order)} argument(s), got {len(positional)}",
-                    positional[len(order)].span,
-                    "too many arguments",
-                    related=((block.name_span, "block defined here"),),
-                )
-            )
-            ok = False
-        for formal_name, arg in zip(order, positional, strict=False):
-            bound = self.resolve(arg.value, scope)
-            ok = ok and bound is not None
-            if bound is not None:
-                env[formal_name] = bound
-        for arg in args:
-            if arg.key is None:
-                continue
-            if arg.key not in formals:
-                close = difflib.get_close_matches(arg.key, order, n=1)
-                self.report(
-                    error(
-                        "E0506",
-                        f"`{block.name}` has no parameter `{arg.key}`",
-                        arg.key_span,
-                        "unknown parameter",
-                        related=((block.name_span, "block defined here"),),
-                        help=f"did you mean `{close[0]}`?"
-                        if close
-                        else f"parameters: {', '.join(order) or 'none'}",
-                    )
-                )
-                ok = False
-            elif arg.key in env:
-                self.report(error("E0506", f"`{arg.key}` is given twice", arg.span, "given again"))
-                ok = False
-            else:
-                bound = self.resolve(arg.value, scope)
-                ok = ok and bound is not None
-                if bound is not None:
-                    env[arg.key] = bound
-        for formal in block.formals:
-            if formal.name in env:
-                continue
-            if formal.default is None:
-                self.report(
-                    error(
-                        "E0506",
-                        f"`{block.name}` needs a value for `{formal.name}`",
-                        where,
-                        f"missing `{formal.name}`",
-                        related=((formal.span, "parameter declared here"),),
-                    )
-                )
-                ok = False
-            else:
-                bound = self.resolve(formal.default, _Scope(env=dict(env)))
-                if bound is not None:
-                    env[formal.name] = bound
-        return env if ok else None
-
-    def resolve(self, value: Value, scope: _Scope) -> Bound | None:
-        """The concrete value of an argument, substituting block parameters."""
-        if value.kind == "name":
-            if value.value in scope.env:
-                return scope.env[value.value]
-            lowered = value.value.lower()
-            if lowered in _NAMED:
-                return Bound(_NAMED[lowered], "name", value.text)
-            return Bound(value.value, "name", value.text)
-        if value.kind == "expr":
-            result = self.evaluate(value, scope)
-            if result is None:
-                return None
-            return Bound(result, "number", value.text)
-        return Bound(value.value, value.kind, value.text)
-
-    def evaluate(self, value: Value, scope: _Scope) -> Any:
-        if value.kind == "number":
-            return value.value
-        if value.kind == "name":
-            bound = scope.env.get(value.value)
-            if bound is None or not isinstance(bound.value, int | float):
-                self.report(
-                    error(
-                        "E0216",
-                        f"`{value.value}` is not a numeric block parameter here",
-                        value.span,
-                        "unknown in this expression",
-                        related=_sites(scope),
-                        help="expressions may use numbers and the parameters of the enclosing "
-                        "block",
-                    )
-                )
-                return None
-            return bound.value
-        if value.kind == "expr":
-            op, left, right = value.value
-            a, b = self.evaluate(left, scope), self.evaluate(right, scope)
-            if a is None or b is None:
-                return None
-            if op in ("/", "//") and b == 0:
-                self.report(
-                    error(
-                        "E0216",
-                        "division by zero",
-                        value.span,
-                        "divides by zero",
-                        related=_sites(scope),
-                    )
-                )
-                return None
-            result = _OPS[op](a, b)
-            if isinstance(result, float) and result.is_integer() and op == "/":
-                result = int(result)
-            return result
-        self.report(error("E0216", "expected a number", value.span, "not a number"))
-        return None
-
     # -- layers -------------------------------------------------------------------------------
 
     def layer(
-        self, stmt: Statement, current: int | None, scope: _Scope, kind: str = ""
+        self, stmt: Statement, current: int | None, scope: Scope, kind: str = ""
     ) -> int | None:
         args = stmt.args
         name = stmt.name
@@ -633,7 +401,7 @@ class _Lowerer:
         self.nodes.append(node)
         return node.index
 
-    def explicit_name(self, arg: Arg, scope: _Scope) -> str | None:
+    def explicit_name(self, arg: Arg, scope: Scope) -> str | None:
         bound = self.resolve(arg.value, scope)
         text = bound.value if bound else None
         if not isinstance(text, str) or not text.isidentifier():
@@ -697,221 +465,6 @@ class _Lowerer:
             )
         )
 
-    # -- the train section --------------------------------------------------------------------
-
-    def train_section(self, stmt: Statement) -> None:
-        if self.train.span is not None:
-            self.report(
-                error(
-                    "E0401",
-                    "the train section appears twice",
-                    stmt.name_span,
-                    "second train section",
-                    related=((self.train.span, "first train section"),),
-                    help="merge the two into one `train { ... }`",
-                )
-            )
-            return
-        if stmt.args or len(stmt.clauses) != 1 or stmt.clauses[0].name is not None:
-            self.report(
-                error("E0401", "`train` needs one { } body", stmt.span, "expected `train { ... }`")
-            )
-            return
-        values: dict[str, Any] = {}
-        spans: dict[str, Span] = {}
-        items: dict[str, Statement] = {}
-        for item in stmt.clauses[0].body:
-            if not isinstance(item, Statement) or item.clauses:
-                self.report(error("E0401", "expected `key value`", item.span, "not a setting"))
-                continue
-            key = _TRAIN_KEYS.get(item.name)
-            if key is None:
-                close = difflib.get_close_matches(item.name, list(_TRAIN_KEYS), n=1)
-                self.report(
-                    error(
-                        "E0402",
-                        f"unknown train setting `{item.name}`",
-                        item.name_span,
-                        "unknown setting",
-                        help=f"did you mean `{close[0]}`?"
-                        if close
-                        else "settings: " + ", ".join(sorted(set(_TRAIN_KEYS) - {"batch_size"})),
-                    )
-                )
-                continue
-            if key in values:
-                self.report(
-                    error(
-                        "E0403",
-                        f"`{item.name}` is set twice",
-                        item.name_span,
-                        "set again",
-                        related=((spans[key], "first set here"),),
-                    )
-                )
-                continue
-            spans[key] = item.span
-            items[key] = item
-            parsed = self.train_value(key, item)
-            if parsed is not None:
-                values.update(parsed)
-        try:
-            self.train = TrainConfig(**values, span=stmt.name_span, spans=spans)
-        except Exception as exc:  # pydantic.ValidationError
-            for err in getattr(exc, "errors", list)():
-                field_name = str(err["loc"][0]) if err.get("loc") else ""
-                item = items.get(field_name)
-                # name the setting as written (`batch`, not `batch_size`), point at its value
-                written = item.name if item else field_name
-                where = item.args[0].span if item and item.args else stmt.name_span
-                message = _friendly(err)
-                self.report(
-                    error(
-                        "E0404",
-                        f"bad value for `{written}`: {message}",
-                        where,
-                        f"{message}, got {err.get('input')!r}",
-                    )
-                )
-            self.train = TrainConfig(span=stmt.name_span, spans=spans)
-
-    def train_value(self, key: str, item: Statement) -> dict[str, Any] | None:
-        positional = [a for a in item.args if a.key is None]
-        keyword = [a for a in item.args if a.key is not None]
-        if key == "metrics":
-            if keyword or not positional:
-                self.report(
-                    error("E0404", "`metrics` takes names", item.span, "e.g. metrics accuracy")
-                )
-                return None
-            return {"metrics": tuple(str(a.value.value) for a in positional)}
-        if key == "optimizer":
-            if len(positional) != 1:
-                self.report(
-                    error(
-                        "E0404",
-                        "`optimizer` takes a name",
-                        item.span,
-                        "e.g. optimizer adam lr=0.001",
-                    )
-                )
-                return None
-            name = str(positional[0].value.value).lower()
-            if name not in OPTIMIZER_OPTIONS:
-                self.report(
-                    error(
-                        "E0405",
-                        f"unknown optimizer `{name}`",
-                        positional[0].span,
-                        "not supported",
-                        help="use adam, adamw, sgd or rmsprop",
-                    )
-                )
-                return None
-            options = self.optimizer_options(name, keyword)
-            return None if options is None else {"optimizer": name, "optimizer_args": options}
-        if len(item.args) != 1 or keyword:
-            self.report(
-                error("E0404", f"`{item.name}` takes one value", item.span, "expected one value")
-            )
-            return None
-        value = positional[0].value.value
-        if key == "loss" and str(value) not in LOSSES:
-            close = difflib.get_close_matches(str(value), LOSSES, n=1, cutoff=0.5)
-            self.report(
-                error(
-                    "E0410",
-                    f"unsupported loss `{value}`",
-                    positional[0].span,
-                    "the training harness does not implement this loss",
-                    help=f"did you mean `{close[0]}`? (labels are integer class indices)"
-                    if close
-                    else "the harness supports " + ", ".join(LOSSES),
-                )
-            )
-            return None
-        if key == "data" and not data_catalog.is_known_source(str(value)):
-            close = difflib.get_close_matches(str(value), list(data_catalog.CATALOG), n=1)
-            self.report(
-                error(
-                    "E0406",
-                    f"unknown dataset `{value}`",
-                    positional[0].span,
-                    "not a known dataset",
-                    help=f"did you mean `{close[0]}`?"
-                    if close
-                    else 'use digits, iris, wine, mnist, cifar10, synthetic, "npz:PATH" or '
-                    '"folder:DIR"',
-                )
-            )
-            return None
-        return {key: value}
-
-    def optimizer_options(self, name: str, keyword: list[Arg]) -> dict[str, float] | None:
-        """The optimizer's keyword arguments as numbers, each one the optimizer accepts."""
-        accepted = OPTIMIZER_OPTIONS[name]
-        options: dict[str, float] = {}
-        ok = True
-        for a in keyword:
-            if a.key not in accepted:
-                close = difflib.get_close_matches(a.key, accepted, n=1)
-                self.report(
-                    error(
-                        "E0411",
-                        f"{name} has no argument `{a.key}`",
-                        a.span,
-                        "unknown optimizer argument",
-                        help=f"did you mean `{close[0]}`?"
-                        if close
-                        else f"{name} takes " + ", ".join(f"{k}=" for k in accepted),
-                    )
-                )
-                ok = False
-                continue
-            bound = self.resolve(a.value, _Scope())
-            if bound is None or not isinstance(bound.value, int | float):
-                self.report(error("E0404", f"`{a.key}` must be a number", a.span, "not a number"))
-                ok = False
-                continue
-            first = next((b for b in keyword if b.key in ("lr", "learning_rate")), a)
-            if a.key in ("lr", "learning_rate") and first is not a:
-                self.report(
-                    error(
-                        "E0403",
-                        "the learning rate is set twice",
-                        a.span,
-                        "set again here",
-                        related=((first.span, "first set here"),),
-                        help="`lr` and `learning_rate` are the same setting: keep one",
-                    )
-                )
-                ok = False
-                continue
-            if a.key in ("lr", "learning_rate", "epsilon") and bound.value <= 0:
-                self.report(
-                    error(
-                        "E0404",
-                        f"bad value for `{a.key}`: must be greater than 0",
-                        a.span,
-                        f"must be greater than 0, got {bound.value!r}",
-                    )
-                )
-                ok = False
-                continue
-            options[a.key] = float(bound.value)
-        if options.get("nesterov") and not options.get("momentum"):
-            self.report(
-                error(
-                    "E0404",
-                    "`nesterov` needs a momentum",
-                    next(a.span for a in keyword if a.key == "nesterov"),
-                    "nesterov without momentum",
-                    help="add momentum=0.9, or drop nesterov",
-                )
-            )
-            ok = False
-        return options if ok else None
-
 
 def _name_clause_as_arg(stmt: Statement) -> Statement:
     """Read ``repeat n { }``, ``if flag { }``, ``branch concat { }`` as argument plus body.
@@ -927,11 +480,6 @@ def _name_clause_as_arg(stmt: Statement) -> Statement:
     return replace(
         stmt, args=(Arg(None, value, first.name_span),), clauses=(body, *stmt.clauses[1:])
     )
-
-
-def _sites(scope: _Scope) -> tuple[tuple[Span, str], ...]:
-    """Secondary labels for the block call sites that led here."""
-    return tuple((site, "in this block instance") for site in scope.trace)
 
 
 def _default_name(file_name: str) -> str:

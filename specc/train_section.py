@@ -1,0 +1,251 @@
+"""The ``train { ... }`` section: read its settings into a validated TrainConfig.
+
+Mixed into the lowering pass (:class:`TrainSectionReader`); every setting is checked where it is
+written -- unknown keys with a did-you-mean, the dataset, the loss the harness supports, and
+the keyword arguments each optimizer accepts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from specc import data_catalog
+from specc.blocks import Scope
+from specc.diagnostics import error
+from specc.ir import LOSSES, OPTIMIZER_OPTIONS, TrainConfig
+from specc.passes import friendly_message as _friendly
+from specc.source import Span
+from specc.syntax import Arg, Statement
+
+_TRAIN_KEYS = {
+    "data": "data",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "batch": "batch_size",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "metrics": "metrics",
+    "seed": "seed",
+    "validation_split": "validation_split",
+}
+
+
+class TrainSectionReader:
+    """Mixin for the lowering pass: sets ``self.train`` from the spec's train section.
+
+    Expects ``report``, ``resolve`` and ``train`` on the class it is mixed into.
+    """
+
+    def train_section(self, stmt: Statement) -> None:
+        if self.train.span is not None:
+            self.report(
+                error(
+                    "E0401",
+                    "the train section appears twice",
+                    stmt.name_span,
+                    "second train section",
+                    related=((self.train.span, "first train section"),),
+                    help="merge the two into one `train { ... }`",
+                )
+            )
+            return
+        if stmt.args or len(stmt.clauses) != 1 or stmt.clauses[0].name is not None:
+            self.report(
+                error("E0401", "`train` needs one { } body", stmt.span, "expected `train { ... }`")
+            )
+            return
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        items: dict[str, Statement] = {}
+        for item in stmt.clauses[0].body:
+            if not isinstance(item, Statement) or item.clauses:
+                self.report(error("E0401", "expected `key value`", item.span, "not a setting"))
+                continue
+            key = _TRAIN_KEYS.get(item.name)
+            if key is None:
+                close = difflib.get_close_matches(item.name, list(_TRAIN_KEYS), n=1)
+                self.report(
+                    error(
+                        "E0402",
+                        f"unknown train setting `{item.name}`",
+                        item.name_span,
+                        "unknown setting",
+                        help=f"did you mean `{close[0]}`?"
+                        if close
+                        else "settings: " + ", ".join(sorted(set(_TRAIN_KEYS) - {"batch_size"})),
+                    )
+                )
+                continue
+            if key in values:
+                self.report(
+                    error(
+                        "E0403",
+                        f"`{item.name}` is set twice",
+                        item.name_span,
+                        "set again",
+                        related=((spans[key], "first set here"),),
+                    )
+                )
+                continue
+            spans[key] = item.span
+            items[key] = item
+            parsed = self.train_value(key, item)
+            if parsed is not None:
+                values.update(parsed)
+        try:
+            self.train = TrainConfig(**values, span=stmt.name_span, spans=spans)
+        except Exception as exc:  # pydantic.ValidationError
+            for err in getattr(exc, "errors", list)():
+                field_name = str(err["loc"][0]) if err.get("loc") else ""
+                item = items.get(field_name)
+                # name the setting as written (`batch`, not `batch_size`), point at its value
+                written = item.name if item else field_name
+                where = item.args[0].span if item and item.args else stmt.name_span
+                message = _friendly(err)
+                self.report(
+                    error(
+                        "E0404",
+                        f"bad value for `{written}`: {message}",
+                        where,
+                        f"{message}, got {err.get('input')!r}",
+                    )
+                )
+            self.train = TrainConfig(span=stmt.name_span, spans=spans)
+
+    def train_value(self, key: str, item: Statement) -> dict[str, Any] | None:
+        positional = [a for a in item.args if a.key is None]
+        keyword = [a for a in item.args if a.key is not None]
+        if key == "metrics":
+            if keyword or not positional:
+                self.report(
+                    error("E0404", "`metrics` takes names", item.span, "e.g. metrics accuracy")
+                )
+                return None
+            return {"metrics": tuple(str(a.value.value) for a in positional)}
+        if key == "optimizer":
+            if len(positional) != 1:
+                self.report(
+                    error(
+                        "E0404",
+                        "`optimizer` takes a name",
+                        item.span,
+                        "e.g. optimizer adam lr=0.001",
+                    )
+                )
+                return None
+            name = str(positional[0].value.value).lower()
+            if name not in OPTIMIZER_OPTIONS:
+                self.report(
+                    error(
+                        "E0405",
+                        f"unknown optimizer `{name}`",
+                        positional[0].span,
+                        "not supported",
+                        help="use adam, adamw, sgd or rmsprop",
+                    )
+                )
+                return None
+            options = self.optimizer_options(name, keyword)
+            return None if options is None else {"optimizer": name, "optimizer_args": options}
+        if len(item.args) != 1 or keyword:
+            self.report(
+                error("E0404", f"`{item.name}` takes one value", item.span, "expected one value")
+            )
+            return None
+        value = positional[0].value.value
+        if key == "loss" and str(value) not in LOSSES:
+            close = difflib.get_close_matches(str(value), LOSSES, n=1, cutoff=0.5)
+            self.report(
+                error(
+                    "E0410",
+                    f"unsupported loss `{value}`",
+                    positional[0].span,
+                    "the training harness does not implement this loss",
+                    help=f"did you mean `{close[0]}`? (labels are integer class indices)"
+                    if close
+                    else "the harness supports " + ", ".join(LOSSES),
+                )
+            )
+            return None
+        if key == "data" and not data_catalog.is_known_source(str(value)):
+            close = difflib.get_close_matches(str(value), list(data_catalog.CATALOG), n=1)
+            self.report(
+                error(
+                    "E0406",
+                    f"unknown dataset `{value}`",
+                    positional[0].span,
+                    "not a known dataset",
+                    help=f"did you mean `{close[0]}`?"
+                    if close
+                    else 'use digits, iris, wine, mnist, cifar10, synthetic, "npz:PATH" or '
+                    '"folder:DIR"',
+                )
+            )
+            return None
+        return {key: value}
+
+    def optimizer_options(self, name: str, keyword: list[Arg]) -> dict[str, float] | None:
+        """The optimizer's keyword arguments as numbers, each one the optimizer accepts."""
+        accepted = OPTIMIZER_OPTIONS[name]
+        options: dict[str, float] = {}
+        ok = True
+        for a in keyword:
+            if a.key not in accepted:
+                close = difflib.get_close_matches(a.key, accepted, n=1)
+                self.report(
+                    error(
+                        "E0411",
+                        f"{name} has no argument `{a.key}`",
+                        a.span,
+                        "unknown optimizer argument",
+                        help=f"did you mean `{close[0]}`?"
+                        if close
+                        else f"{name} takes " + ", ".join(f"{k}=" for k in accepted),
+                    )
+                )
+                ok = False
+                continue
+            bound = self.resolve(a.value, Scope())
+            if bound is None or not isinstance(bound.value, int | float):
+                self.report(error("E0404", f"`{a.key}` must be a number", a.span, "not a number"))
+                ok = False
+                continue
+            first = next((b for b in keyword if b.key in ("lr", "learning_rate")), a)
+            if a.key in ("lr", "learning_rate") and first is not a:
+                self.report(
+                    error(
+                        "E0403",
+                        "the learning rate is set twice",
+                        a.span,
+                        "set again here",
+                        related=((first.span, "first set here"),),
+                        help="`lr` and `learning_rate` are the same setting: keep one",
+                    )
+                )
+                ok = False
+                continue
+            if a.key in ("lr", "learning_rate", "epsilon") and bound.value <= 0:
+                self.report(
+                    error(
+                        "E0404",
+                        f"bad value for `{a.key}`: must be greater than 0",
+                        a.span,
+                        f"must be greater than 0, got {bound.value!r}",
+                    )
+                )
+                ok = False
+                continue
+            options[a.key] = float(bound.value)
+        if options.get("nesterov") and not options.get("momentum"):
+            self.report(
+                error(
+                    "E0404",
+                    "`nesterov` needs a momentum",
+                    next(a.span for a in keyword if a.key == "nesterov"),
+                    "nesterov without momentum",
+                    help="add momentum=0.9, or drop nesterov",
+                )
+            )
+            ok = False
+        return options if ok else None
