@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+import torch
 
 from specc.compiler import check_file, check_text
 from specc.layers.base import same_padding
 from specc.layers.conv_extra import transpose_geometry
 
-keras = pytest.importorskip("keras")
-torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 

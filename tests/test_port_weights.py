@@ -6,14 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+import torch
 
 from specc.port_weights import keras_to_torch, torch_to_keras
 from tests.emitted import ROOT, check_spec, load_emitted, spec_paths
-
-keras = pytest.importorskip("keras")
-torch = pytest.importorskip("torch")
 
 SPECS = spec_paths()
 TOLERANCE = 1e-4
