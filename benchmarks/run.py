@@ -14,11 +14,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def has_cuda() -> bool:
+    """Whether PyTorch sees a CUDA device (asked in a child, to keep torch out of this one)."""
+    probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
 def scripts(front_end_only: bool) -> list[Path]:
-    """The benchmark scripts to run, in name order."""
+    """The benchmark scripts to run, in name order (``*_gpu.py`` only where there is a GPU)."""
     found = sorted(p for p in HERE.glob("*.py") if p.name not in ("run.py", "__init__.py"))
     if front_end_only:
-        found = [p for p in found if not p.name.startswith("train_")]
+        return [p for p in found if not p.name.startswith("train_")]
+    gpu = [p for p in found if p.stem.endswith("_gpu")]
+    if gpu and not has_cuda():
+        print(f"skipping {', '.join(p.name for p in gpu)}: no CUDA device", flush=True)
+        found = [p for p in found if p not in gpu]
     return found
 
 
