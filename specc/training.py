@@ -21,9 +21,9 @@ from pathlib import Path
 
 from specc import data_catalog
 from specc.compiler import CheckedModel
-from specc.diagnostics import Diagnostic, error, render_all
+from specc.diagnostics import Diagnostic, render_all
 from specc.fsutil import atomic_write
-from specc.layers import fmt_shape
+from specc.passes import dataset_diagnostics
 
 DEFAULT_DATA = "digits"
 EXIT_ERRORS, EXIT_USAGE = 1, 2
@@ -55,45 +55,20 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
     info = data_catalog.lookup(data)
     if model is None or info is None:
         return []
-    found: list[Diagnostic] = []
     first, last = model.nodes[0], model.nodes[model.output]
-    if getattr(checked.params.get(first.index), "dtype", "float32") == "int":
-        default = model.train.data is None and data == DEFAULT_DATA
-        origin = "the default --data" if default else "from --data"
-        return [
-            error(
-                "E0409",
-                f"{info.name} holds float {info.kind}, but the model's input is integer token ids",
-                first.span,
-                f"integer ids, but {info.name} ({origin}) holds float {info.kind}",
-                help="train token ids with --data npz:PATH (integer x arrays) or --data synthetic",
-            )
-        ]
-    in_shape = checked.infos[first.index].shape if first.index in checked.infos else None
-    if in_shape is not None and in_shape not in info.shapes:
-        fits = " or ".join(fmt_shape(s) for s in info.shapes)
-        found.append(
-            error(
-                "E0407",
-                f"input {fmt_shape(in_shape)} does not fit {info.name}, whose samples are {fits}",
-                first.span,
-                f"{info.name} (from --data) needs {fits}",
-                help=f"use `input {fmt_shape(info.shapes[0])}` or another --data",
-            )
-        )
-    out_shape = checked.infos[last.index].shape if last.index in checked.infos else None
-    if out_shape is not None and out_shape != (info.classes,):
-        found.append(
-            error(
-                "E0408",
-                f"the last layer outputs {fmt_shape(out_shape)} but {info.name} has "
-                f"{info.classes} classes",
-                last.span,
-                f"outputs {fmt_shape(out_shape)}",
-                help=f"end the model with `dense {info.classes} softmax` or use another --data",
-            )
-        )
-    return found
+    default = model.train.data is None and data == DEFAULT_DATA
+    shape = checked.infos.get(first.index)
+    out = checked.infos.get(last.index)
+    return dataset_diagnostics(
+        info,
+        int_input=getattr(checked.params.get(first.index), "dtype", "float32") == "int",
+        in_shape=shape.shape if shape else None,
+        out_shape=out.shape if out else None,
+        input_span=first.span,
+        shape_span=first.span,
+        output_span=last.span,
+        origin="the default --data" if default else "from --data",
+    )
 
 
 def run_dir(checked: CheckedModel, backend: str, out: str | None) -> Path:
