@@ -68,6 +68,7 @@ class SeparableDigits(nn.Module):
         """Initialise as Keras does: Glorot-uniform kernels, zero biases (BatchNorm already is)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
+                # Glorot-uniform with Keras's fans: taps x (input + output channels per group)
                 per_tap = module.in_channels + module.out_channels // module.groups
                 bound = (6 / (module.weight[0, 0].numel() * per_tap)) ** 0.5
                 nn.init.uniform_(module.weight, -bound, bound)
