@@ -76,6 +76,8 @@ class Node(BaseModel):
 # What the emitted training harness supports: the losses, and each optimizer's arguments by
 # their Keras names (templates/*/train.py.j2 map them onto torch.optim with Keras's semantics).
 LOSSES = ("sparse_categorical_crossentropy",)
+# what both training harnesses report every epoch, besides the loss
+METRICS = ("accuracy",)
 OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
     "adam": ("lr", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"),
     "adamw": ("lr", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"),

@@ -13,7 +13,7 @@ from typing import Any
 from specc import data_catalog
 from specc.blocks import Scope
 from specc.diagnostics import error
-from specc.ir import LOSSES, OPTIMIZER_OPTIONS, TrainConfig
+from specc.ir import LOSSES, METRICS, OPTIMIZER_OPTIONS, TrainConfig
 from specc.passes import friendly_message as _friendly
 from specc.source import Span
 from specc.syntax import Arg, Statement
@@ -121,6 +121,22 @@ class TrainSectionReader:
                 self.report(
                     error("E0404", "`metrics` takes names", item.span, "e.g. metrics accuracy")
                 )
+                return None
+            unknown = [a for a in positional if str(a.value.value) not in METRICS]
+            for arg in unknown:  # never accepted and silently not reported
+                close = difflib.get_close_matches(str(arg.value.value), METRICS, n=1, cutoff=0.5)
+                self.report(
+                    error(
+                        "E0412",
+                        f"unsupported metric `{arg.value.text}`",
+                        arg.span,
+                        "the training harness does not report this metric",
+                        help=f"did you mean `{close[0]}`?"
+                        if close
+                        else "the harness reports " + ", ".join(METRICS) + " (and the loss)",
+                    )
+                )
+            if unknown:
                 return None
             return {"metrics": tuple(str(a.value.value) for a in positional)}
         if key == "optimizer":
