@@ -37,6 +37,8 @@ CATALOG: dict[str, DatasetInfo] = {
 
 # Data sources whose shapes are only known at load time.
 OPEN_SOURCES = ("synthetic", "npz:", "folder:")
+# what a spec without a `data` setting trains on: bundled with scikit-learn, works offline
+DEFAULT_DATA = "digits"
 
 
 def lookup(data: str) -> DatasetInfo | None:

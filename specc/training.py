@@ -21,11 +21,11 @@ from pathlib import Path
 
 from specc import data_catalog
 from specc.compiler import CheckedModel
+from specc.data_catalog import DEFAULT_DATA
 from specc.diagnostics import Diagnostic, render_all
 from specc.fsutil import atomic_write
 from specc.passes import dataset_diagnostics
 
-DEFAULT_DATA = "digits"
 EXIT_ERRORS, EXIT_USAGE = 1, 2
 # flags passed through to the script unchanged: (attribute, option)
 _VALUE_FLAGS = (

@@ -11,12 +11,11 @@ from typing import Any
 import jinja2
 
 from specc.compiler import CheckedModel
+from specc.data_catalog import DEFAULT_DATA
 from specc.emit.environment import EmitError, environment
 from specc.emit.graph import feeds
 from specc.ir import Node
 from specc.layers import lookup
-
-DEFAULT_DATA = "digits"
 
 
 @dataclass(frozen=True)
