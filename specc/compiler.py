@@ -38,10 +38,6 @@ class CheckedModel:
         kind = lookup(node.kind)
         return tuple(kind.explain(self.params[index], inputs, self.infos[index].shape))
 
-    def info(self, index: int) -> LayerInfo:
-        """Inferred facts for node ``index``."""
-        return self.infos[index]
-
     def totals(self) -> dict[str, int]:
         """Model-wide counts: parameters (all, trainable, non-trainable, and what PyTorch's
         ``sum(p.numel() for p in model.parameters())`` counts), MACs, memory."""

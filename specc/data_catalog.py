@@ -36,7 +36,8 @@ CATALOG: dict[str, DatasetInfo] = {
 }
 
 # Data sources whose shapes are only known at load time.
-OPEN_SOURCES = ("synthetic", "npz:", "folder:")
+OPEN_NAMES = ("synthetic",)
+OPEN_PREFIXES = ("npz:", "folder:", "synthetic:")
 # what a spec without a `data` setting trains on: bundled with scikit-learn, works offline
 DEFAULT_DATA = "digits"
 
@@ -48,4 +49,4 @@ def lookup(data: str) -> DatasetInfo | None:
 
 def is_known_source(data: str) -> bool:
     """True for catalog names and the open sources (``synthetic``, ``npz:PATH``, ``folder:DIR``)."""
-    return data in CATALOG or data == "synthetic" or data.startswith(("npz:", "folder:"))
+    return data in CATALOG or data in OPEN_NAMES or data.startswith(OPEN_PREFIXES)

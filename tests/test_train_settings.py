@@ -83,3 +83,20 @@ def test_keras_gets_every_argument(tmp_path, optimizer):
         assert opt.momentum == 0.9 and opt.nesterov is True
     else:
         assert (opt.rho, opt.momentum, opt.epsilon, opt.centered) == (0.8, 0.5, 1e-6, True)
+
+
+@pytest.mark.parametrize(
+    ("data", "ok"),
+    [
+        ('"synthetic:256"', True),
+        ("synthetic", True),
+        ('"npz:data/x.npz"', True),
+        ('"folder:images"', True),
+        ("imagenet", False),
+    ],
+)
+def test_the_open_data_sources_the_harness_loads_are_accepted(data, ok):
+    checked = check_text(f"input 4\ndense 3 softmax\ntrain {{\n  data {data}\n}}\n")
+    assert checked.ok is ok, [d.message for d in checked.diagnostics]
+    if not ok:
+        assert [d.code for d in checked.diagnostics] == ["E0406"]

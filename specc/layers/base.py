@@ -93,10 +93,6 @@ class LayerKind:
     positional: ClassVar[tuple[str, ...]] = ()
     # bare words accepted in any position, e.g. {"same": ("padding", "same")}
     words: ClassVar[dict[str, tuple[str, Any]]] = {}
-    # accepted input ranks (without batch); None accepts any
-    input_ranks: ClassVar[tuple[int, ...] | None] = None
-    min_inputs: ClassVar[int] = 1
-    max_inputs: ClassVar[int] = 1
     # True for kinds that take integer ids (embedding); every other kind takes floats
     int_input: ClassVar[bool] = False
 

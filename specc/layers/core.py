@@ -45,8 +45,6 @@ class Input(LayerKind):
     summary = "model input: input HxWxC | LxC | N"
     Params = InputParams
     positional = ("shape",)
-    min_inputs = 0
-    max_inputs = 0
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         return tuple(p.shape)
@@ -213,8 +211,6 @@ class Add(LayerKind):
 
     name = "add"
     summary = "elementwise sum of branches (made by residual { } and branch add { })"
-    min_inputs = 2
-    max_inputs = 64
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         first = inputs[0]
@@ -236,8 +232,6 @@ class Concat(LayerKind):
 
     name = "concat"
     summary = "concatenate branches on the channel axis (made by branch concat { })"
-    min_inputs = 2
-    max_inputs = 64
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         first = inputs[0]
