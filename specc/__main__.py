@@ -1,8 +1,6 @@
 """Allow ``python -m specc``."""
 
-import sys
-
-from specc.cli import main
+from specc.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
