@@ -1,7 +1,7 @@
 """The intermediate representation: a model is a graph of layer nodes.
 
 The IR is made of frozen, validated pydantic models, whose schemas are built on first use
-(``defer_build``).  Spans and raw arguments are slotted dataclasses that the models accept by
+(``defer_build``).  Spans and raw arguments are named tuples that the models accept by
 isinstance: a large spec has one per token, and pydantic's validation of them would dominate.
 
 Every node carries the span of the spec line it came from and, when it was produced by a block
@@ -12,8 +12,7 @@ pass can point at the right place.  Shapes are layout-neutral and exclude the ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,12 +27,11 @@ class NoParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
-@dataclass(frozen=True, slots=True)
-class RawArg:
+class RawArg(NamedTuple):
     """An argument after block substitution, before it is validated by the layer's schema.
 
-    A plain dataclass (a large spec has several per layer); the validate pass turns a node's
-    raw arguments into its kind's pydantic ``Params``.
+    A named tuple (a large spec has several per layer); the validate pass turns a node's raw
+    arguments into its kind's pydantic ``Params``.
     """
 
     key: str | None

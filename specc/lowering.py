@@ -9,7 +9,6 @@ arguments are concrete values, and every node remembers the call sites that prod
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
 
 from specc.blocks import BlockExpander, Bound, Scope
 from specc.diagnostics import Diagnostic, error
@@ -477,8 +476,8 @@ def _name_clause_as_arg(stmt: Statement) -> Statement:
     first = stmt.clauses[0]
     value = Value("name", first.name, first.name, first.name_span)
     body = Clause(None, first.body, first.span)
-    return replace(
-        stmt, args=(Arg(None, value, first.name_span),), clauses=(body, *stmt.clauses[1:])
+    return stmt._replace(
+        args=(Arg(None, value, first.name_span),), clauses=(body, *stmt.clauses[1:])
     )
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """A region of a spec file; lines and columns are 1-based, ``end_column`` is exclusive.
 
-    A plain frozen dataclass rather than a pydantic model: a large spec has one per token, and
-    the IR's pydantic models accept it as an arbitrary type.
+    A named tuple rather than a pydantic model or a frozen dataclass: a large spec has one per
+    token, so creating one must be cheap, and the IR's pydantic models accept it by isinstance.
     """
 
     file: str
@@ -32,7 +31,7 @@ class Span:
 
     def replace(self, **changes: int) -> Span:
         """A copy with some positions changed."""
-        return dataclasses.replace(self, **changes)
+        return self._replace(**changes)
 
     def to(self, other: Span) -> Span:
         """The span from the start of this one to the end of ``other``."""

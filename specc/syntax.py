@@ -10,9 +10,8 @@ syntax error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -24,8 +23,7 @@ from specc.source import SourceFile, Span
 MAX_SYNTAX_ERRORS = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
     """A literal or expression argument.
 
     ``kind`` is one of ``dims`` (value: tuple of ints), ``number`` (int or float), ``name``
@@ -38,8 +36,7 @@ class Value:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(NamedTuple):
     """One argument of a statement or call: positional when ``key`` is None."""
 
     key: str | None
@@ -48,8 +45,7 @@ class Arg:
     key_span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Clause:
+class Clause(NamedTuple):
     """A ``{ ... }`` body after a statement, optionally introduced by a word (``shortcut``)."""
 
     name: str | None
@@ -58,8 +54,7 @@ class Clause:
     name_span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(NamedTuple):
     """``NAME args... [clauses]``: a layer, a declaration, or a structural form."""
 
     name: str
@@ -69,8 +64,7 @@ class Statement:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     """``name(args...)``: an instance of a named block."""
 
     name: str
@@ -79,8 +73,7 @@ class Call:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Formal:
+class Formal(NamedTuple):
     """A block parameter, with its default value if it has one."""
 
     name: str
@@ -88,8 +81,7 @@ class Formal:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class BlockDef:
+class BlockDef(NamedTuple):
     """``block name(formals) { body }``."""
 
     name: str
@@ -318,7 +310,7 @@ class _AstBuilder(Transformer):
 
     def statement(self, children: list) -> Statement:
         name, *rest = children
-        args = tuple(_as_arg(c) for c in rest if not isinstance(c, Clause))
+        args = tuple(self._argument(c) for c in rest if not isinstance(c, Clause))
         clauses = tuple(c for c in rest if isinstance(c, Clause))
         span = self._span(name, rest[-1] if rest else None)
         return Statement(str(name), args, clauses, span, self._span(name))
@@ -355,7 +347,29 @@ class _AstBuilder(Transformer):
 
     def kwarg(self, children: list) -> Arg:
         key, value = children
+        if isinstance(value, Token):
+            value = self._literal(value)
         return Arg(str(key), value, self._span(key, value), self._span(key))
+
+    def _argument(self, item: Token | Value | Arg) -> Arg:
+        """A statement's argument: the grammar hands literals over as bare tokens."""
+        if isinstance(item, Token):
+            item = self._literal(item)
+        return item if isinstance(item, Arg) else Arg(None, item, item.span)
+
+    def _literal(self, token: Token) -> Value:
+        """The Value of a DIMS, SIGNED_NUMBER, NAME or ESCAPED_STRING token."""
+        raw = token.value
+        span = Span(self.source.name, token.line, token.column, token.end_line, token.end_column)
+        kind = token.type
+        if kind == "NAME":
+            return Value("name", raw, raw, span)
+        if kind == "DIMS":
+            return Value("dims", tuple(int(p) for p in raw.split("x")), raw, span)
+        if kind == "SIGNED_NUMBER":
+            number = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            return Value("number", number, raw, span)
+        return Value("string", raw[1:-1].replace('\\"', '"'), raw, span)
 
     def _binary(self, children: list) -> Value:
         left, op, right = children
@@ -369,28 +383,12 @@ class _AstBuilder(Transformer):
         return Value(inner.kind, inner.value, inner.text, self._span(lpar, rpar))
 
     def dims(self, children: list) -> Value:
-        (token,) = children
-        raw = str(token)
-        return Value("dims", tuple(int(p) for p in raw.split("x")), raw, self._span(token))
+        return self._literal(children[0])
 
-    def number(self, children: list) -> Value:
-        (token,) = children
-        raw = str(token)
-        number = float(raw) if any(c in raw for c in ".eE") else int(raw)
-        return Value("number", number, raw, self._span(token))
-
-    def string(self, children: list) -> Value:
-        (token,) = children
-        raw = str(token)
-        return Value("string", raw[1:-1].replace('\\"', '"'), raw, self._span(token))
-
-    def name(self, children: list) -> Value:
-        (token,) = children
-        return Value("name", str(token), str(token), self._span(token))
+    number = string = name = dims
 
 
-@dataclass(frozen=True, slots=True)
-class _Body:
+class _Body(NamedTuple):
     nodes: tuple[Node, ...]
     span: Span
 
