@@ -1,11 +1,14 @@
-"""How fast ``specc check`` is, measured against ``python -c pass`` and Keras in one run.
+"""How fast ``specc check`` and ``specc emit`` are, against ``python -c pass`` and Keras.
 
-Each command runs as a fresh subprocess several times; we report the median wall time, the
-peak RSS of the child (``resource.getrusage(RUSAGE_CHILDREN)`` around each run, so the first
-run of the largest command dominates: we take the maximum over a command's own runs by running
-each command's repetitions in a dedicated helper process), and ratios between them.  Generated
-specs of 1,000 and 10,000 layers show how the front end grows.
+Every command runs as a fresh process, the way a user runs it.  The commands are interleaved:
+each round runs every command once (the slow ones only in some rounds), so that a slow minute
+of this machine -- its speed drifts by a third from one minute to the next -- weighs on all of
+them alike.  We report each command's median and minimum wall time, the peak RSS of its
+process, and ratios: of medians, and the median of the per-round ratios (Keras and specc timed
+in the same round), which is the steadiest figure.  Generated specs of 1,000 and 10,000 layers
+show how the front end grows; ``check_text`` alone is also timed in-process for them.
 
+    .venv/bin/python -m compileall -q specc    # as an installed package has its .pyc files
     .venv/bin/python benchmarks/check_speed.py [--runs N] [--skip-keras]
 """
 
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +46,8 @@ model = keras.Sequential([
 model.summary()
 """
 
-# Runs one command once in a child and reports the child's wall time and peak RSS.
+# Runs one command once in a child and reports the child's wall time and peak RSS.  A helper
+# process per run, so that RUSAGE_CHILDREN's peak is this command's own.
 MEASURE = """
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
@@ -54,19 +59,48 @@ print(json.dumps({"wall": wall, "peak_kib": peak, "rc": proc.returncode,
 """
 
 
-def measure(cmd: list[str], runs: int) -> dict:
-    """Median wall time (s) and peak RSS (MiB) of ``cmd`` over ``runs`` fresh processes."""
-    walls, peaks = [], []
-    for _ in range(runs):
+@dataclass
+class Command:
+    """One command to time, and how often: every ``every``-th round."""
+
+    name: str
+    argv: list[str]
+    every: int = 1
+    walls: dict[int, float] = field(default_factory=dict)  # round -> seconds
+    peak_mib: float = 0.0
+
+    def run_once(self, round_index: int) -> None:
+        """Run the command in a fresh process and record its wall time and peak memory."""
         out = subprocess.run(
-            [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True
+            [sys.executable, "-c", MEASURE, *self.argv], capture_output=True, text=True, check=True
         ).stdout
         result = json.loads(out)
         if result["rc"] != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{result['stderr']}")
-        walls.append(result["wall"])
-        peaks.append(result["peak_kib"] / 1024)
-    return {"median_s": statistics.median(walls), "min_s": min(walls), "peak_mib": max(peaks)}
+            raise SystemExit(f"{' '.join(self.argv)} failed:\n{result['stderr']}")
+        self.walls[round_index] = result["wall"]
+        self.peak_mib = max(self.peak_mib, result["peak_kib"] / 1024)
+
+    @property
+    def median(self) -> float:
+        """Median wall time over the rounds this command ran in."""
+        return statistics.median(self.walls.values())
+
+
+def run_rounds(commands: list[Command], rounds: int) -> None:
+    """Run every command once per round (a slow one every ``every`` rounds), round after round."""
+    for command in commands:  # one untimed run each: caches (compiled templates, Lark) filled
+        command.run_once(-1)
+        command.walls.clear()
+    for r in range(rounds):
+        for command in commands:
+            if r % command.every == 0:
+                command.run_once(r)
+
+
+def paired_ratio(slow: Command, fast: Command) -> float:
+    """Median over the rounds both ran in of slow's time / fast's time."""
+    rounds = slow.walls.keys() & fast.walls.keys()
+    return statistics.median(slow.walls[r] / fast.walls[r] for r in rounds)
 
 
 def generated_spec(layers: int) -> str:
@@ -77,71 +111,73 @@ def generated_spec(layers: int) -> str:
     return "\n".join(body) + "\n"
 
 
-def in_process_check(text: str) -> float:
-    """Wall time of check_text alone, without interpreter start-up and imports."""
+def in_process_check(text: str, repeats: int = 3) -> float:
+    """Median wall time of check_text alone, without interpreter start-up and imports."""
     from specc.compiler import check_text
 
     check_text("input 8\ndense 4\n")  # warm the parser cache
-    start = time.perf_counter()
-    checked = check_text(text, "generated.spec")
-    elapsed = time.perf_counter() - start
-    assert checked.ok, checked.diagnostics[:1]
-    return elapsed
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        checked = check_text(text, "generated.spec")
+        times.append(time.perf_counter() - start)
+        assert checked.ok, checked.diagnostics[:1]
+    return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run every measurement and print a report; returns the figures."""
+def main(argv: list[str] | None = None) -> dict[str, Command]:
+    """Run every measurement and print a report; returns the commands with their times."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=11, help="rounds (default 11)")
     parser.add_argument("--skip-keras", action="store_true")
     args = parser.parse_args(argv)
 
     python = sys.executable
-    results = {
-        "python -c pass": measure([python, "-c", "pass"], args.runs),
-        "specc check (reference)": measure(
-            [python, "-m", "specc", "check", str(REFERENCE)], args.runs
-        ),
-        "specc check resnet18": measure(
-            [python, "-m", "specc", "check", str(ROOT / "specs" / "resnet18.spec")], args.runs
-        ),
-    }
+    specc = [python, "-m", "specc"]
     with tempfile.TemporaryDirectory() as folder:
-        # both backends in one process; the first run fills the compiled-template cache
-        emit_all = [python, "-m", "specc", "emit", str(REFERENCE), "-b", "all", "-o", folder]
-        results["specc emit --backend all"] = measure(emit_all, args.runs)
+        generated = {}
         for n in (1_000, 10_000):
-            path = Path(folder) / f"gen{n}.spec"
-            path.write_text(generated_spec(n))
-            runs = max(3, args.runs // 2)
-            results[f"specc check ({n:,} layers)"] = measure(
-                [python, "-m", "specc", "check", str(path)], runs
-            )
-            results[f"specc check ({n:,} layers)"]["in_process_s"] = in_process_check(
-                path.read_text()
-            )
-    if not args.skip_keras:
-        results["keras build + summary()"] = measure(
-            [python, "-c", KERAS_SCRIPT], max(3, args.runs // 2)
-        )
+            generated[n] = Path(folder) / f"gen{n}.spec"
+            generated[n].write_text(generated_spec(n))
+        commands = [
+            Command("python -c pass", [python, "-c", "pass"]),
+            Command("specc check (reference)", [*specc, "check", str(REFERENCE)]),
+            Command("specc check resnet18", [*specc, "check", str(ROOT / "specs/resnet18.spec")]),
+            Command(
+                "specc emit --backend all",
+                [*specc, "emit", str(REFERENCE), "-b", "all", "-o", folder],
+            ),
+            Command("specc check (1,000 layers)", [*specc, "check", str(generated[1_000])]),
+            Command("specc check (10,000 layers)", [*specc, "check", str(generated[10_000])], 2),
+        ]
+        if not args.skip_keras:
+            commands.append(Command("keras build + summary()", [python, "-c", KERAS_SCRIPT], 2))
+        run_rounds(commands, args.runs)
+        in_process = {n: in_process_check(path.read_text()) for n, path in generated.items()}
 
-    width = max(len(k) for k in results)
-    print(f"{'command':<{width}}  median wall  peak RSS")
-    for name, r in results.items():
-        extra = f"  (check_text alone: {r['in_process_s']:.3f} s)" if "in_process_s" in r else ""
-        print(f"{name:<{width}}  {r['median_s']:9.3f} s  {r['peak_mib']:6.1f} MiB{extra}")
-    ref = results["specc check (reference)"]["median_s"]
-    base = results["python -c pass"]["median_s"]
-    print(f"\nspecc check / python -c pass: {ref / base:.1f}x")
-    if "keras build + summary()" in results:
-        keras = results["keras build + summary()"]["median_s"]
-        print(f"keras build + summary() / specc check: {keras / ref:.1f}x faster")
-    big, small = results["specc check (10,000 layers)"], results["specc check (1,000 layers)"]
+    by_name = {c.name: c for c in commands}
+    width = max(len(c.name) for c in commands)
+    print(f"{args.runs} rounds\n{'command':<{width}}  median wall  min wall  peak RSS  runs")
+    for c in commands:
+        print(
+            f"{c.name:<{width}}  {c.median:9.3f} s  {min(c.walls.values()):6.3f} s"
+            f"  {c.peak_mib:5.1f} MiB  {len(c.walls):4d}"
+        )
+    ref, base = by_name["specc check (reference)"], by_name["python -c pass"]
+    print(f"\nspecc check / python -c pass: {ref.median / base.median:.1f}x")
+    if "keras build + summary()" in by_name:
+        keras = by_name["keras build + summary()"]
+        print(
+            f"keras build + summary() / specc check: {keras.median / ref.median:.1f}x "
+            f"(ratio of medians), {paired_ratio(keras, ref):.1f}x (median of per-round ratios)"
+        )
+    big, small = by_name["specc check (10,000 layers)"], by_name["specc check (1,000 layers)"]
     print(
-        f"10,000 vs 1,000 layers: {big['median_s'] / small['median_s']:.1f}x wall, "
-        f"{big['in_process_s'] / small['in_process_s']:.1f}x check_text alone"
+        f"check_text alone: {in_process[1_000]:.3f} s for 1,000 layers, "
+        f"{in_process[10_000]:.3f} s for 10,000 ({in_process[10_000] / in_process[1_000]:.1f}x); "
+        f"whole command {paired_ratio(big, small):.1f}x"
     )
-    return results
+    return by_name
 
 
 if __name__ == "__main__":

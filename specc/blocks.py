@@ -8,13 +8,12 @@ evaluating ``(f * 4)`` and ``(stride > 1)``.  Errors inside an instance carry th
 
 from __future__ import annotations
 
-import difflib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc.diagnostics import error
+from specc.diagnostics import closest, error
 from specc.layers import lookup
 from specc.source import Span
 from specc.syntax import Arg, BlockDef, Value
@@ -153,7 +152,7 @@ class BlockExpander:
             if arg.key is None:
                 continue
             if arg.key not in formals:
-                close = difflib.get_close_matches(arg.key, order, n=1)
+                close = closest(arg.key, order)
                 self.report(
                     error(
                         "E0506",
@@ -161,7 +160,7 @@ class BlockExpander:
                         arg.key_span,
                         "unknown parameter",
                         related=((block.name_span, "block defined here"),),
-                        help=f"did you mean `{close[0]}`?"
+                        help=f"did you mean `{close}`?"
                         if close
                         else f"parameters: {', '.join(order) or 'none'}",
                     )

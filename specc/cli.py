@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -251,11 +252,17 @@ def run() -> NoReturn:
 
     ``check``, ``emit``, ``fmt`` and ``layers`` hold nothing that needs tearing down, and the
     interpreter's teardown (freeing every object pydantic and Lark created, ~30 ms) takes longer
-    than checking a spec: once their output is flushed, the process ends at once.
+    than checking a spec: once their output is flushed, the process ends at once.  They also
+    run without the cyclic garbage collector.
     """
     args = build_parser().parse_args()
+    quick = args.func in QUICK_COMMANDS and _nothing_reports_at_exit()
+    if quick:
+        # Most of what a quick command allocates is imported classes and functions that live
+        # until the end: the cyclic collector's passes over them free nothing (~7% of a check).
+        gc.disable()
     status = _dispatch(args)
-    if args.func in QUICK_COMMANDS and _nothing_reports_at_exit():
+    if quick:
         _exit_now(status)
     sys.exit(status)
 

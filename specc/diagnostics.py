@@ -7,6 +7,7 @@ renderer; :func:`to_json` is its machine-readable twin.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -74,6 +75,14 @@ class SpecError(Exception):
         self.source = source
         self.diagnostics = diagnostics
         super().__init__(render_all(source, diagnostics))
+
+
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate most like ``word``, when one is close enough for a "did you mean" hint."""
+    import difflib  # only when there is a mistake to explain: a valid spec never needs it
+
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return matches[0] if matches else None
 
 
 def render_all(source: SourceFile, diagnostics: list[Diagnostic]) -> str:

@@ -8,10 +8,8 @@ arguments are concrete values, and every node remembers the call sites that prod
 
 from __future__ import annotations
 
-import difflib
-
 from specc.blocks import BlockExpander, Bound, Scope
-from specc.diagnostics import Diagnostic, error
+from specc.diagnostics import Diagnostic, closest, error
 from specc.ir import Model, Node, RawArg, TrainConfig
 from specc.layers import ACTIVATIONS, all_names, canonical, lookup
 from specc.source import SourceFile, Span
@@ -450,7 +448,7 @@ class _Lowerer(BlockExpander, TrainSectionReader):
 
     def unknown_name(self, name: str, span: Span, *, is_call: bool) -> None:
         candidates = all_names() + list(self.blocks)
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        close = closest(name, candidates)
         what = "block" if is_call else "layer kind"
         self.report(
             error(
@@ -458,7 +456,7 @@ class _Lowerer(BlockExpander, TrainSectionReader):
                 f"unknown {what} `{name}`",
                 span,
                 f"not a known {what}",
-                help=f"did you mean `{close[0]}`?"
+                help=f"did you mean `{close}`?"
                 if close
                 else "run `specc layers` to list every layer kind",
             )

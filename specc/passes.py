@@ -7,14 +7,13 @@ inputs failed, so one mistake is reported once, not once per downstream layer.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from specc import data_catalog
-from specc.diagnostics import Diagnostic, error
+from specc.diagnostics import Diagnostic, closest, error
 from specc.ir import Model, Node, Shape
 from specc.layers import ShapeError, fmt_shape, lookup
 from specc.source import Span
@@ -104,14 +103,14 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
     for arg in node.args:
         if arg.key is not None:
             if arg.key not in fields:
-                close = difflib.get_close_matches(arg.key, list(fields), n=1)
+                close = closest(arg.key, fields)
                 state.diagnostics.append(
                     error(
                         "E0205",
                         f"{node.kind} has no parameter `{arg.key}`",
                         arg.span,
                         "unknown parameter",
-                        help=f"did you mean `{close[0]}`?"
+                        help=f"did you mean `{close}`?"
                         if close
                         else _signature_help(node.kind, kind),
                     )
@@ -126,16 +125,16 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
             continue
         while slots and slots[0] in values:
             slots.pop(0)
-        close = []
+        close = None
         if arg.value_kind == "name" and isinstance(arg.value, str) and kind.words:
-            close = difflib.get_close_matches(arg.value, list(kind.words), n=1)
+            close = closest(arg.value, kind.words)
         if close:
             state.diagnostics.append(
                 error(
                     "E0204",
                     f"unknown word `{arg.text}` for {node.kind}",
                     arg.span,
-                    f"did you mean `{close[0]}`?",
+                    f"did you mean `{close}`?",
                     help=_signature_help(node.kind, kind),
                 )
             )

@@ -7,12 +7,11 @@ the keyword arguments each optimizer accepts.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from specc import data_catalog
 from specc.blocks import Scope
-from specc.diagnostics import error
+from specc.diagnostics import closest, error
 from specc.ir import LOSSES, METRICS, OPTIMIZER_OPTIONS, TrainConfig
 from specc.passes import friendly_message as _friendly
 from specc.source import Span
@@ -64,14 +63,14 @@ class TrainSectionReader:
                 continue
             key = _TRAIN_KEYS.get(item.name)
             if key is None:
-                close = difflib.get_close_matches(item.name, list(_TRAIN_KEYS), n=1)
+                close = closest(item.name, _TRAIN_KEYS)
                 self.report(
                     error(
                         "E0402",
                         f"unknown train setting `{item.name}`",
                         item.name_span,
                         "unknown setting",
-                        help=f"did you mean `{close[0]}`?"
+                        help=f"did you mean `{close}`?"
                         if close
                         else "settings: " + ", ".join(sorted(set(_TRAIN_KEYS) - {"batch_size"})),
                     )
@@ -124,14 +123,14 @@ class TrainSectionReader:
                 return None
             unknown = [a for a in positional if str(a.value.value) not in METRICS]
             for arg in unknown:  # never accepted and silently not reported
-                close = difflib.get_close_matches(str(arg.value.value), METRICS, n=1, cutoff=0.5)
+                close = closest(str(arg.value.value), METRICS, 0.5)
                 self.report(
                     error(
                         "E0412",
                         f"unsupported metric `{arg.value.text}`",
                         arg.span,
                         "the training harness does not report this metric",
-                        help=f"did you mean `{close[0]}`?"
+                        help=f"did you mean `{close}`?"
                         if close
                         else "the harness reports " + ", ".join(METRICS) + " (and the loss)",
                     )
@@ -171,28 +170,28 @@ class TrainSectionReader:
             return None
         value = positional[0].value.value
         if key == "loss" and str(value) not in LOSSES:
-            close = difflib.get_close_matches(str(value), LOSSES, n=1, cutoff=0.5)
+            close = closest(str(value), LOSSES, 0.5)
             self.report(
                 error(
                     "E0410",
                     f"unsupported loss `{value}`",
                     positional[0].span,
                     "the training harness does not implement this loss",
-                    help=f"did you mean `{close[0]}`? (labels are integer class indices)"
+                    help=f"did you mean `{close}`? (labels are integer class indices)"
                     if close
                     else "the harness supports " + ", ".join(LOSSES),
                 )
             )
             return None
         if key == "data" and not data_catalog.is_known_source(str(value)):
-            close = difflib.get_close_matches(str(value), list(data_catalog.CATALOG), n=1)
+            close = closest(str(value), data_catalog.CATALOG)
             self.report(
                 error(
                     "E0406",
                     f"unknown dataset `{value}`",
                     positional[0].span,
                     "not a known dataset",
-                    help=f"did you mean `{close[0]}`?"
+                    help=f"did you mean `{close}`?"
                     if close
                     else 'use digits, iris, wine, mnist, cifar10, synthetic, "npz:PATH" or '
                     '"folder:DIR"',
@@ -208,14 +207,14 @@ class TrainSectionReader:
         ok = True
         for a in keyword:
             if a.key not in accepted:
-                close = difflib.get_close_matches(a.key, accepted, n=1)
+                close = closest(a.key, accepted)
                 self.report(
                     error(
                         "E0411",
                         f"{name} has no argument `{a.key}`",
                         a.span,
                         "unknown optimizer argument",
-                        help=f"did you mean `{close[0]}`?"
+                        help=f"did you mean `{close}`?"
                         if close
                         else f"{name} takes " + ", ".join(f"{k}=" for k in accepted),
                     )
