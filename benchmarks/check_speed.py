@@ -46,6 +46,22 @@ model = keras.Sequential([
 model.summary()
 """
 
+# What specc's check cannot go below: importing its dependencies, pydantic (with one model
+# built) and Lark, with the same start-up as the command line's (no plugin scan, no cyclic GC,
+# no interpreter teardown).
+FLOOR_SCRIPT = """
+import gc, os
+gc.disable()
+from specc.startup import disable_pydantic_plugins
+disable_pydantic_plugins()
+from pydantic import BaseModel
+class Probe(BaseModel):
+    x: int = 0
+Probe(x=1)
+import lark
+os._exit(0)
+"""
+
 # Runs one command once in a child and reports the child's wall time and peak RSS.  A helper
 # process per run, so that RUSAGE_CHILDREN's peak is this command's own.
 MEASURE = """
@@ -133,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, Command]:
     args = parser.parse_args(argv)
 
     python = sys.executable
-    specc = [python, "-m", "specc"]
+    script = Path(python).with_name("specc")  # the console script, as a user runs it
+    specc = [str(script)] if script.exists() else [python, "-m", "specc"]
     with tempfile.TemporaryDirectory() as folder:
         generated = {}
         for n in (1_000, 10_000):
@@ -141,6 +158,7 @@ def main(argv: list[str] | None = None) -> dict[str, Command]:
             generated[n].write_text(generated_spec(n))
         commands = [
             Command("python -c pass", [python, "-c", "pass"]),
+            Command("import pydantic + lark (floor)", [python, "-c", FLOOR_SCRIPT]),
             Command("specc check (reference)", [*specc, "check", str(REFERENCE)]),
             Command("specc check resnet18", [*specc, "check", str(ROOT / "specs/resnet18.spec")]),
             Command(
@@ -164,7 +182,12 @@ def main(argv: list[str] | None = None) -> dict[str, Command]:
             f"  {c.peak_mib:5.1f} MiB  {len(c.walls):4d}"
         )
     ref, base = by_name["specc check (reference)"], by_name["python -c pass"]
+    floor = by_name["import pydantic + lark (floor)"]
     print(f"\nspecc check / python -c pass: {ref.median / base.median:.1f}x")
+    print(
+        f"specc check - floor: {(ref.median - floor.median) * 1000:.0f} ms of the median; "
+        f"floor / specc check: {paired_ratio(floor, ref):.2f} (per-round)"
+    )
     if "keras build + summary()" in by_name:
         keras = by_name["keras build + summary()"]
         print(

@@ -382,10 +382,10 @@ class _AstBuilder(Transformer):
         lpar, inner, rpar = children
         return Value(inner.kind, inner.value, inner.text, self._span(lpar, rpar))
 
-    def dims(self, children: list) -> Value:
+    def _literal_rule(self, children: list) -> Value:
         return self._literal(children[0])
 
-    number = string = name = dims
+    dims = number = string = name = _literal_rule
 
 
 class _Body(NamedTuple):
