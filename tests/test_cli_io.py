@@ -19,15 +19,10 @@ SPECS = [str(path.relative_to(ROOT)) for path in spec_paths()]
 DEV_FULL = Path("/dev/full")
 
 
-def _specc(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "specc", *args],
-        cwd=ROOT,
-        text=True,
-        check=False,
-        timeout=120,
-        **{"capture_output": True, **kwargs},
-    )
+def _specc(*args: str, **options) -> subprocess.CompletedProcess:
+    settings = {"cwd": ROOT, "capture_output": True, "text": True, "check": False, "timeout": 120}
+    settings.update(options)
+    return subprocess.run([sys.executable, "-m", "specc", *args], **settings)
 
 
 def test_emit_into_a_path_that_cannot_exist_is_a_usage_error(tmp_path):
