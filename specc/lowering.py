@@ -353,15 +353,15 @@ class _Lowerer(BlockExpander, TrainSectionReader):
         args = stmt.args
         name = stmt.name
         if not kind:
-            if lookup(name) is None and name in ACTIVATIONS:
+            if lookup(name) is not None:
+                kind = canonical(name)
+            elif name in ACTIVATIONS:
                 kind = "activation"
                 fn = Value("name", name, name, stmt.name_span)
                 args = (Arg(None, fn, stmt.name_span), *args)
-            elif lookup(name) is None:
+            else:
                 self.unknown_name(name, stmt.name_span, is_call=False)
                 return current
-            else:
-                kind = canonical(name)
         if kind != "input" and current is None:
             return self.no_input(stmt.name_span)
         raw_args: list[RawArg] = []
