@@ -14,7 +14,7 @@ import sys
 import types
 
 PYDANTIC_LOADER = "pydantic.plugin._loader"
-# The names pydantic's code takes from its loader; tests/test_cli_io.py checks the list
+# The names pydantic's code takes from its loader; tests/test_startup.py checks the list
 # against the installed pydantic, so an upgrade that needs more fails there, not for a user.
 LOADER_NAMES = ("get_plugins",)
 
