@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip -c constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# tests only: torchvision's wheel would pull a CUDA build of torch without --no-deps
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt torchvision
 	touch $(STAMP)
 
 demo: $(STAMP)

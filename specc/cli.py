@@ -102,7 +102,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     ``--backend all`` writes both, ``<model>_keras.py`` and ``<model>_torch.py``, into the
     folder given with ``-o``.
     """
-    from specc.emit import EmitError, emit_source
+    from specc.emit import EmitError, backend_diagnostics, emit_source
     from specc.fsutil import atomic_write
     from specc.report import render_diagnostics
 
@@ -114,6 +114,10 @@ def cmd_emit(args: argparse.Namespace) -> int:
         print(render_diagnostics(checked), file=sys.stderr)
         return EXIT_ERRORS
     backends = BACKENDS if to_folder else (args.backend,)
+    limits = [d for backend in backends for d in backend_diagnostics(checked, backend)]
+    if limits:  # a valid spec that this backend cannot express, located
+        print(render_diagnostics(checked, limits), file=sys.stderr)
+        return EXIT_ERRORS
     try:  # render everything before writing anything
         sources = {backend: emit_source(checked, backend) for backend in backends}
     except EmitError as exc:  # a valid spec this backend cannot express

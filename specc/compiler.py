@@ -25,6 +25,9 @@ class CheckedModel:
     infos: dict[int, LayerInfo] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     params: dict[int, Any] = field(default_factory=dict)
+    # which written argument gave each parameter (node -> parameter -> RawArg): the emitters
+    # write a block's arguments as the spec wrote them
+    bindings: dict[int, dict] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -86,7 +89,7 @@ def _check_source(source: SourceFile) -> CheckedModel:
     for run_pass in PASSES:
         run_pass(state)
     diagnostics.sort(key=_position)
-    return CheckedModel(source, model, state.infos, diagnostics, state.params)
+    return CheckedModel(source, model, state.infos, diagnostics, state.params, state.bindings)
 
 
 def _position(diag: Diagnostic) -> tuple[int, int]:

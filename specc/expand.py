@@ -116,6 +116,7 @@ class XScope(NamedTuple):
     definition: tuple
     trace: tuple[Span, ...]
     collapse: bool = False  # an iteration whose only statement is its single item
+    formals: tuple = ()  # a block's parameters (syntax.Formal), defaults included
 
 
 XNode = XLayer | XResidual | XBranch | XScope
@@ -419,6 +420,7 @@ def repeat(ctx: Expansion, stmt: Statement, env: Env, origin: Statement) -> tupl
         return ()
     definition = stmt.clauses[0].body
     key = ("repeat", origin.span)
+    iteration_key = ("iteration", origin.span)
     collapse = len(definition) == 1 and _single_item(ctx, definition[0])
     inner = env.inner()
     iterations = []
@@ -431,7 +433,7 @@ def repeat(ctx: Expansion, stmt: Statement, env: Env, origin: Statement) -> tupl
                 "iteration",
                 None,
                 f"iteration {i}",
-                key,
+                iteration_key,
                 origin,
                 (),
                 items,
@@ -652,6 +654,7 @@ def instantiate(ctx: Expansion, name: str, args, name_span: Span, node, env: Env
         tuple(decisions),
         block.body,
         env.trace,
+        formals=block.formals,
     )
 
 

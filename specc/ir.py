@@ -84,7 +84,8 @@ class Scope(NamedTuple):
 
     ``name`` is the dotted path of the scope (``layer2.0``; the model's is ""), which prefixes
     the names of its nodes.  Scopes that share ``key`` are instances of one definition
-    (``("block", "basic")``, ``("repeat", span)``, ``("sequential", span)``, ``("model",)``),
+    (``("block", "basic")``, ``("repeat", span)`` and ``("iteration", span)`` for a repeat and
+    its iterations, ``("sequential", span)``, ``("model",)``),
     whose AST body is ``definition``.  ``env`` holds a block instance's bound parameters,
     ``decisions`` the outcome of every ``if`` decided directly in this scope's body.
     """
@@ -101,6 +102,8 @@ class Scope(NamedTuple):
     decisions: tuple[tuple[Span, bool], ...] = ()
     definition: tuple = ()
     collapse: bool = False
+    formals: tuple = ()  # a block's parameters as written (syntax.Formal: name, default)
+    stmt: Any = None  # the call or statement that opened it, as written
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source, handler):

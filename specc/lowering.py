@@ -268,6 +268,8 @@ class _GraphBuilder:
             decisions=x.decisions,
             definition=x.definition,
             collapse=x.collapse,
+            formals=x.formals,
+            stmt=x.stmt,
         )
         self.scopes.append(scope)
         inner = self.context(scope)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from specc import data_catalog
 from specc.diagnostics import Diagnostic, closest, error, friendly_message
 from specc.exprs import sites_of
-from specc.ir import Model, Node, Shape
+from specc.ir import Model, Node, RawArg, Shape
 from specc.layers import ShapeError, fmt_shape, lookup
 from specc.source import Span
 
@@ -49,6 +49,8 @@ class State:
     params: dict[int, Any] = field(default_factory=dict)
     shapes: dict[int, Shape] = field(default_factory=dict)
     arg_spans: dict[int, dict[str, Span]] = field(default_factory=dict)
+    # which written argument gave each parameter: node -> parameter -> RawArg
+    bindings: dict[int, dict[str, RawArg]] = field(default_factory=dict)
     infos: dict[int, LayerInfo] = field(default_factory=dict)
 
     def node(self, index: int) -> Node:
@@ -65,6 +67,7 @@ def validate_params(state: State) -> None:
         values, spans, ok = _bind_args(state, node, kind)
         if not ok:
             continue
+        state.bindings[node.index] = _written(node, kind, spans)
         try:
             state.params[node.index] = kind.Params(**values)
         except ValidationError as exc:
@@ -155,6 +158,12 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
             continue
         ok = assign(slots.pop(0), arg.value, arg.span) and ok
     return values, spans, ok
+
+
+def _written(node: Node, kind, spans: dict[str, Span]) -> dict[str, RawArg]:
+    """Each bound parameter's argument as written (matched by its span)."""
+    by_span = {arg.span: arg for arg in node.args}
+    return {key: by_span[span] for key, span in spans.items() if span in by_span}
 
 
 def _signature_help(name: str, kind) -> str:
@@ -388,4 +397,44 @@ def check_data(state: State) -> None:
     )
 
 
-PASSES = (validate_params, check_dtypes, infer_shapes, count, check_data)
+def limit_diagnostics(
+    model: Model,
+    params: dict[int, Any],
+    shapes: dict[int, Shape],
+    bindings: dict[int, dict[str, RawArg]],
+    backend: str | None = None,
+) -> list[Diagnostic]:
+    """What a backend cannot express of this model (each kind's ``limits``), located at the
+    parameter concerned: warnings for every backend (``backend`` None: what ``specc check``
+    says, W0601), errors for the one being emitted (E0601)."""
+    found = []
+    for node in model.nodes:
+        kind = lookup(node.kind)
+        p = params.get(node.index)
+        if kind is None or p is None or node.index not in shapes:
+            continue
+        inputs = [shapes[i] for i in node.inputs]
+        for limit in kind.limits(p, inputs):
+            if backend is not None and limit.backend != backend:
+                continue
+            written = bindings.get(node.index, {}).get(limit.arg)
+            diag = error(
+                "E0601" if backend else "W0601",
+                f"the {limit.backend} backend cannot express this {node.kind}",
+                written.span if written is not None else node.name_span,
+                limit.message,
+                related=sites_of(node.trace),
+                help=limit.help or (),
+            )
+            if backend is None:
+                diag = diag.model_copy(update={"severity": "warning"})
+            found.append(diag)
+    return found
+
+
+def check_backends(state: State) -> None:
+    """Warn, located and naming the backend, where a backend cannot express the spec."""
+    state.diagnostics += limit_diagnostics(state.model, state.params, state.shapes, state.bindings)
+
+
+PASSES = (validate_params, check_dtypes, infer_shapes, count, check_data, check_backends)

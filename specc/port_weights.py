@@ -4,8 +4,10 @@ The two emitted models compute the same function, but store weights differently 
 conv kernels are HWIO in Keras and OIHW in PyTorch, dense kernels (in, out) and (out, in),
 BatchNorm statistics are weights in Keras and buffers in PyTorch, and PyTorch's ``nn.Flatten``
 orders features C,H,W where Keras orders them H,W,C, so the first dense layer after a flatten
-has its input columns permuted.  Converters are found by naming convention:
-``_to_torch_<kind>`` and ``_to_keras_<kind>``; kinds without weights have none.
+has its input columns permuted.  Every layer kind declares how, in its PyTorch plan's weight
+map (:class:`specc.plans.WeightEntry`); this module is the one driver that follows the maps,
+in both directions, and refuses a layer whose map does not cover all its weights.  A layer is
+the Keras layer and the PyTorch submodule of the same name (``layer2.0.conv1``).
 
 TensorFlow and PyTorch are imported lazily: only ``specc port-weights`` pays for them.
 """
@@ -17,273 +19,105 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 
 from specc.compiler import CheckedModel
 from specc.emit import emit_source
-from specc.emit.graph import PASS_THROUGH, feeds
+from specc.emit.planning import plan_model
 
 KERAS_SUFFIXES = (".weights.h5", ".keras")
 TORCH_SUFFIXES = (".pt", ".pth")
-_ELEMENTWISE = PASS_THROUGH
 
 
 class PortError(Exception):
     """A weights file that cannot be ported: wrong format, or it does not fit the spec."""
 
 
-# -- per-kind converters ----------------------------------------------------------------------
-# to_torch: (keras weight list, ctx) -> {torch state_dict suffix: array}
-# to_keras: ({torch state_dict suffix: array}, ctx) -> keras weight list
+# -- the driver --------------------------------------------------------------------------------
 
 
-def _to_torch_conv2d(w: list, ctx: dict) -> dict:
-    out = {"weight": w[0].transpose(3, 2, 0, 1)}
-    if len(w) > 1:
-        out["bias"] = w[1]
-    return out
-
-
-def _to_keras_conv2d(s: dict, ctx: dict) -> list:
-    return [s["weight"].transpose(2, 3, 1, 0)] + ([s["bias"]] if "bias" in s else [])
-
-
-def _to_torch_conv1d(w: list, ctx: dict) -> dict:
-    out = {"weight": w[0].transpose(2, 1, 0)}
-    if len(w) > 1:
-        out["bias"] = w[1]
-    return out
-
-
-def _to_keras_conv1d(s: dict, ctx: dict) -> list:
-    return [s["weight"].transpose(2, 1, 0)] + ([s["bias"]] if "bias" in s else [])
-
-
-def _to_torch_dense(w: list, ctx: dict) -> dict:
-    kernel = w[0]
-    perm = ctx.get("perm")
-    if perm is not None:
-        kernel = kernel[perm, :]
-    out = {"weight": kernel.T}
-    if len(w) > 1:
-        out["bias"] = w[1]
-    return out
-
-
-def _to_keras_dense(s: dict, ctx: dict) -> list:
-    kernel = s["weight"].T
-    perm = ctx.get("perm")
-    if perm is not None:
-        kernel = kernel[np.argsort(perm), :]
-    return [kernel] + ([s["bias"]] if "bias" in s else [])
-
-
-_BN_ORDER = (("scale", "weight"), ("center", "bias"))
-
-
-def _to_torch_batchnorm(w: list, ctx: dict) -> dict:
-    p, perm = ctx["params"], ctx.get("perm")
-    names = [t for flag, t in _BN_ORDER if getattr(p, flag)] + ["running_mean", "running_var"]
-    out = dict(zip(names, w, strict=True))
-    if perm is not None:
-        out = {k: v[perm] for k, v in out.items()}
-    return out
-
-
-def _to_keras_batchnorm(s: dict, ctx: dict) -> list:
-    p, perm = ctx["params"], ctx.get("perm")
-    names = [t for flag, t in _BN_ORDER if getattr(p, flag)] + ["running_mean", "running_var"]
-    values = [s[n] for n in names]
-    if perm is not None:
-        inverse = np.argsort(perm)
-        values = [v[inverse] for v in values]
-    return values
-
-
-def _to_torch_depthwise_conv2d(w: list, ctx: dict) -> dict:
-    kh, kw, c, m = w[0].shape  # Keras (kh, kw, C, M); torch (C·M, 1, kh, kw), channel c·M + m
-    out = {"weight": w[0].transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw)}
-    if len(w) > 1:
-        out["bias"] = w[1]
-    return out
-
-
-def _to_keras_depthwise_conv2d(s: dict, ctx: dict) -> list:
-    cm, _, kh, kw = s["weight"].shape
-    c = ctx["in_shape"][-1]
-    kernel = s["weight"].reshape(c, cm // c, kh, kw).transpose(2, 3, 0, 1)
-    return [kernel] + ([s["bias"]] if "bias" in s else [])
-
-
-def _to_torch_separable_conv2d(w: list, ctx: dict) -> dict:
-    depthwise = _to_torch_depthwise_conv2d(w[:1], ctx)["weight"]
-    out = {"0.weight": depthwise, "1.weight": w[1].transpose(3, 2, 0, 1)}
-    if len(w) > 2:
-        out["1.bias"] = w[2]
-    return out
-
-
-def _to_keras_separable_conv2d(s: dict, ctx: dict) -> list:
-    depthwise = _to_keras_depthwise_conv2d({"weight": s["0.weight"]}, ctx)[0]
-    pointwise = s["1.weight"].transpose(2, 3, 1, 0)
-    return [depthwise, pointwise] + ([s["1.bias"]] if "1.bias" in s else [])
-
-
-def _to_torch_conv2d_transpose(w: list, ctx: dict) -> dict:
-    # Keras (kh, kw, out, in); torch ConvTranspose2d (in, out, kh, kw)
-    out = {"weight": w[0].transpose(3, 2, 0, 1)}
-    if len(w) > 1:
-        out["bias"] = w[1]
-    return out
-
-
-def _to_keras_conv2d_transpose(s: dict, ctx: dict) -> list:
-    return [s["weight"].transpose(2, 3, 1, 0)] + ([s["bias"]] if "bias" in s else [])
-
-
-def _to_torch_layernorm(w: list, ctx: dict) -> dict:
-    p = ctx["params"]
-    names = [t for flag, t in _BN_ORDER if getattr(p, flag)]
-    return dict(zip(names, w, strict=True))
-
-
-def _to_keras_layernorm(s: dict, ctx: dict) -> list:
-    p = ctx["params"]
-    return [s[t] for flag, t in _BN_ORDER if getattr(p, flag)]
-
-
-def _to_torch_embedding(w: list, ctx: dict) -> dict:
-    return {"weight": w[0]}
-
-
-def _to_keras_embedding(s: dict, ctx: dict) -> list:
-    return [s["weight"]]
-
-
-# Gate blocks along the last axis: Keras LSTM i,f,c,o = torch i,f,g,o; Keras GRU z,r,h and
-# torch r,z,n.  Keras's LSTM has one bias (torch's bias_hh stays zero); its GRU
-# (reset_after=True) has an input and a recurrent bias, like torch.
-_GATES = {"lstm": (0, 1, 2, 3), "gru": (1, 0, 2)}
-
-
-def _reorder(a: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
-    blocks = np.split(a, len(order), axis=-1)
-    return np.concatenate([blocks[i] for i in order], axis=-1)
-
-
-def _to_torch_recurrent(w: list, ctx: dict) -> dict:
-    order = _GATES[ctx["node"].kind]
-    kernel, recurrent, bias = w
-    biases = bias if bias.ndim == 2 else np.stack([bias, np.zeros_like(bias)])
-    return {
-        "weight_ih_l0": _reorder(kernel, order).T,
-        "weight_hh_l0": _reorder(recurrent, order).T,
-        "bias_ih_l0": _reorder(biases[0], order),
-        "bias_hh_l0": _reorder(biases[1], order),
-    }
-
-
-def _to_keras_recurrent(s: dict, ctx: dict) -> list:
-    order = _GATES[ctx["node"].kind]
-    inverse = tuple(int(i) for i in np.argsort(order))
-    kernel = _reorder(s["weight_ih_l0"].T, inverse)
-    recurrent = _reorder(s["weight_hh_l0"].T, inverse)
-    bias_ih = _reorder(s["bias_ih_l0"], inverse)
-    bias_hh = _reorder(s["bias_hh_l0"], inverse)
-    if ctx["node"].kind == "gru":
-        return [kernel, recurrent, np.stack([bias_ih, bias_hh])]
-    # Keras's single LSTM bias: torch adds both, so their sum is the same function
-    return [kernel, recurrent, bias_ih + bias_hh]
-
-
-_to_torch_lstm = _to_torch_gru = _to_torch_recurrent
-_to_keras_lstm = _to_keras_gru = _to_keras_recurrent
-
-
-# -- the flatten permutation ------------------------------------------------------------------
-
-
-def flatten_permutations(checked: CheckedModel, channels_first_flattens: set[int]) -> dict:
-    """For each node fed (through elementwise layers) by a channels-first flatten, the
-    permutation ``perm`` with ``torch_features[i] == keras_features[perm[i]]``."""
-    perms: dict[int, np.ndarray] = {}
-    model = checked.model
-    for node in model.nodes:
-        if node.kind == "flatten" and node.index in channels_first_flattens:
-            shape = checked.infos[node.inputs[0]].shape
-            perms[node.index] = _chw_to_hwc(shape)
-        elif node.kind in _ELEMENTWISE and node.inputs and node.inputs[0] in perms:
-            perms[node.index] = perms[node.inputs[0]]
-    return perms
-
-
-def _chw_to_hwc(shape: tuple[int, ...]) -> np.ndarray:
-    """Index map from channels-first flattening to channels-last flattening of ``shape``."""
-    if len(shape) < 2:
-        return np.arange(shape[0])
-    hwc = np.arange(int(np.prod(shape))).reshape(shape)  # keras index at each (h, w, c)
-    return np.moveaxis(hwc, -1, 0).reshape(-1)  # read in (c, h, w) order
-
-
-# -- whole models -----------------------------------------------------------------------------
-
-
-def channels_first_flattens(checked: CheckedModel) -> set[int]:
-    """The flatten nodes that the torch backend writes as ``nn.Flatten()`` (C,H,W order)."""
-    model = checked.model
-    return {
-        n.index
-        for n in model.nodes
-        if n.kind == "flatten"
-        and len(checked.infos[n.inputs[0]].shape) > 1
-        and feeds(model, n.index) == ("dense",)
-    }
-
-
-def _contexts(checked: CheckedModel):
-    perms = flatten_permutations(checked, channels_first_flattens(checked))
+def _weight_maps(checked: CheckedModel):
+    """Every node with its PyTorch plan (whose ``weights`` is its declarative weight map)."""
+    plans = plan_model(checked, "torch")
     for node in checked.model.nodes:
-        ctx: dict[str, Any] = {"node": node, "params": checked.params.get(node.index)}
-        if node.inputs:
-            ctx["in_shape"] = checked.infos[node.inputs[0]].shape
-        source = node.inputs[0] if node.inputs else None
-        if node.kind in _ELEMENTWISE:
-            ctx["perm"] = perms.get(node.index)
-        elif source is not None:
-            ctx["perm"] = perms.get(source)
-        yield node, ctx
+        yield node, plans[node.index]
+
+
+def _keras_weights(keras_model, node) -> list:
+    try:
+        layer = keras_model.get_layer(node.name)
+    except ValueError:
+        return []
+    return [np.asarray(w) for w in layer.get_weights()]
+
+
+def _check_map(node, plan, n_keras: int) -> None:
+    covered = sorted(i for entry in plan.weights for i in entry.keras)
+    if covered != list(range(n_keras)):
+        raise PortError(
+            f"{node.name} ({node.kind}): its weight map covers Keras weights {covered}, "
+            f"but the layer has {n_keras}; this is a bug in specc's {node.kind} plan"
+        )
 
 
 def keras_to_torch(checked: CheckedModel, keras_model, torch_model) -> None:
-    """Copy every weight of ``keras_model`` into ``torch_model`` (in place)."""
+    """Copy every weight of ``keras_model`` into ``torch_model`` (in place), following each
+    layer kind's weight map."""
     import torch
 
     state = torch_model.state_dict()
-    for node, ctx in _contexts(checked):
-        convert = globals().get(f"_to_torch_{node.kind}")
-        if convert is None:
-            continue
-        weights = [np.asarray(w) for w in keras_model.get_layer(node.name).get_weights()]
-        for suffix, value in convert(weights, ctx).items():
-            key = f"{node.name}.{suffix}"
-            if key not in state:
-                raise PortError(f"the PyTorch model has no tensor {key!r}")
-            state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(state[key].dtype)
+    filled: set[str] = set()
+    for node, plan in _weight_maps(checked):
+        weights = _keras_weights(keras_model, node)
+        _check_map(node, plan, len(weights))
+        for entry in plan.weights:
+            arrays = entry.transform.to_torch([weights[i] for i in entry.keras])
+            for suffix, value in zip(entry.torch, arrays, strict=True):
+                key = f"{node.name}.{suffix}"
+                if key not in state:
+                    raise PortError(f"the PyTorch model has no tensor {key!r}")
+                if tuple(state[key].shape) != tuple(value.shape):
+                    raise PortError(
+                        f"{key}: PyTorch has shape {tuple(state[key].shape)}, the ported "
+                        f"weight {tuple(value.shape)}"
+                    )
+                state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(state[key].dtype)
+                filled.add(key)
+    _check_filled(state, filled)
     torch_model.load_state_dict(state)
 
 
 def torch_to_keras(checked: CheckedModel, torch_model, keras_model) -> None:
     """Copy every weight of ``torch_model`` into ``keras_model`` (in place)."""
     state = {k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()}
-    for node, ctx in _contexts(checked):
-        convert = globals().get(f"_to_keras_{node.kind}")
-        if convert is None:
+    used: set[str] = set()
+    for node, plan in _weight_maps(checked):
+        weights = _keras_weights(keras_model, node)
+        _check_map(node, plan, len(weights))
+        if not weights:
             continue
-        prefix = f"{node.name}."
-        own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        keras_model.get_layer(node.name).set_weights(convert(own, ctx))
+        new = list(weights)
+        for entry in plan.weights:
+            keys = [f"{node.name}.{suffix}" for suffix in entry.torch]
+            missing = [k for k in keys if k not in state]
+            if missing:
+                raise PortError(f"the PyTorch model has no tensor {missing[0]!r}")
+            used.update(keys)
+            arrays = entry.transform.to_keras([state[k] for k in keys])
+            for i, value in zip(entry.keras, arrays, strict=True):
+                new[i] = value
+        keras_model.get_layer(node.name).set_weights(new)
+    _check_filled(state, used)
+
+
+def _check_filled(state: dict, filled: set[str]) -> None:
+    """Every PyTorch tensor (but BatchNorm's step counter) came from a weight map."""
+    left = sorted(k for k in state if k not in filled and not k.endswith("num_batches_tracked"))
+    if left:
+        raise PortError(
+            f"no Keras weight maps to {', '.join(left[:5])}; this is a bug in specc's plans"
+        )
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -110,9 +110,11 @@ def to_document(checked: CheckedModel) -> dict:
     return doc
 
 
-def render_diagnostics(checked: CheckedModel) -> str:
-    """Every diagnostic of a spec, rendered, followed by a one-line count."""
-    errors = sum(1 for d in checked.diagnostics if d.severity == "error")
-    text = render_all(checked.source, checked.diagnostics)
+def render_diagnostics(checked: CheckedModel, diagnostics=None) -> str:
+    """Every diagnostic of a spec (or the ``diagnostics`` given), rendered, followed by a
+    one-line count of the errors."""
+    diagnostics = checked.diagnostics if diagnostics is None else diagnostics
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    text = render_all(checked.source, diagnostics)
     plural = "s" if errors != 1 else ""
     return f"{text}\n\n{checked.source.name}: {errors} error{plural}"

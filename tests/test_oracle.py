@@ -56,6 +56,15 @@ def test_keras_shapes_and_counts(spec, keras, tmp_path):
         keras.backend.clear_session()
 
 
+def _activation_slot(name: str, names: set[str]) -> bool:
+    """In nn.Sequential, a layer's fused activation is the next numbered module (``s.1`` after
+    ``s.0``), and a separable conv is a Sequential of two convs (``sep.0``, ``sep.1``)."""
+    parent, _, last = name.rpartition(".")
+    if parent in names:
+        return True
+    return last.isdigit() and f"{parent}.{int(last) - 1}" in names if parent else False
+
+
 def _channels_first(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
 
@@ -80,9 +89,14 @@ def test_torch_shapes_and_counts(spec, torch, tmp_path):
     totals = checked.totals()
     batch = 1 if totals["params"] > BIG else 2
     seen: dict[str, tuple[int, ...]] = {}
+    # every submodule is a layer (named as the IR node) or a scope of the spec (a block
+    # instance, a repeat, an iteration or a sequential group)
     names = {node.name for node in checked.model.nodes}
-    for name, module in model.named_children():
-        assert name in names, f"submodule {name} is not an IR node"
+    scopes = {scope.name for scope in checked.model.scopes}
+    for name, module in model.named_modules():
+        if not name or name in scopes:
+            continue
+        assert name in names or _activation_slot(name, names), f"{name} is not an IR node"
 
         def hook(_module, _inputs, output, name=name):
             if isinstance(output, tuple):  # recurrent layers: (output, state)

@@ -1,56 +1,223 @@
 """Emit standalone Keras or PyTorch source for a checked spec (``specc emit``).
 
-The text lives in jinja2 templates under ``templates/<backend>/``: a script skeleton and one
-snippet per layer kind (``layers/<kind>.py.j2``, see ``templates/README.md``).  The Python here
-builds the context (shapes, parameters, variable names) and fits long lines; it never imports
-TensorFlow or PyTorch.
+Each layer kind plans what it becomes (:mod:`specc.plans`); :mod:`specc.emit.torch` and
+:mod:`specc.emit.keras` turn the spec's definitions into classes and functions; the templates
+under ``templates/<backend>/`` lay out the file.  Nothing here imports TensorFlow or PyTorch.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+from typing import Any
 
 from specc.compiler import CheckedModel
-from specc.emit import keras as keras_backend
-from specc.emit import torch as torch_backend
-from specc.emit.context import script_context
+from specc.diagnostics import Diagnostic
 from specc.emit.environment import EmitError, environment
+from specc.emit.keras import KerasEmitter
+from specc.emit.layout import fit
+from specc.emit.torch import TorchClass, TorchEmitter
+from specc.emit.torch_parts import PREFIXES
+from specc.passes import limit_diagnostics
+from specc.plans import BACKENDS
 
-__all__ = ["BACKENDS", "EmitError", "emit_source"]
+__all__ = ["BACKENDS", "EmitError", "backend_diagnostics", "emit_source"]
 
-BACKENDS = ("keras", "torch")
-_MODEL_CONTEXT = {"keras": keras_backend.model_context, "torch": torch_backend.model_context}
-# (pattern that shows a use, import line); kept in the order ruff's isort wants them
-_IMPORTS = {
-    "keras": (
-        (r"(?<![\w.])keras\.", "import keras"),
-        (r"(?<![\w.])np\.", "import numpy as np"),
-        (r"(?<![\w.])layers\.", "from keras import layers"),
-    ),
-    "torch": (
-        (r"(?<![\w.])np\.", "import numpy as np"),
-        (r"(?<![\w.])torch\.", "import torch"),
-        (r"(?<![\w.])F\.", "import torch.nn.functional as F"),
-        (r"(?<![\w.])nn\.", "from torch import nn"),
-    ),
+INDENT = " " * 4
+# helper name -> (template under templates/torch/helpers/, the nn class it extends)
+TORCH_HELPERS = {
+    "Conv1dSame": ("conv_same", "nn.Conv1d"),
+    "Conv2dSame": ("conv_same", "nn.Conv2d"),
+    "MaxPool1dSame": ("max_pool_same", "nn.MaxPool1d"),
+    "MaxPool2dSame": ("max_pool_same", "nn.MaxPool2d"),
+    "AvgPool1dSame": ("avg_pool_same", "nn.AvgPool1d"),
+    "AvgPool2dSame": ("avg_pool_same", "nn.AvgPool2d"),
+    "ConvTranspose2dSame": ("conv_transpose_same", "nn.ConvTranspose2d"),
 }
+NEEDS_PAD_SAME = {"conv_same", "max_pool_same", "avg_pool_same"}
+# import line -> the name it binds, in the order ruff's isort wants them
+TORCH_IMPORTS = (
+    ("import torch", "torch"),
+    ("import torch.nn.functional as F", "F"),
+    ("from torch import nn", "nn"),
+)
+
+
+def backend_diagnostics(checked: CheckedModel, backend: str) -> list[Diagnostic]:
+    """What ``backend`` cannot express of this spec, as located errors (E0601)."""
+    if checked.model is None:
+        return []
+    shapes = {i: info.shape for i, info in checked.infos.items()}
+    return limit_diagnostics(checked.model, checked.params, shapes, checked.bindings, backend)
 
 
 def emit_source(checked: CheckedModel, backend: str) -> str:
-    """The complete, standalone source of ``checked``'s model for ``backend``.
+    """The model's complete, standalone source for ``backend`` (the model and
+    ``build_model()``; the training harness is written beside it by ``specc train``).
 
     Raises :class:`EmitError` when the spec has errors, the backend is unknown, or the spec
-    uses something the backend cannot express.
+    uses something the backend cannot express (:func:`backend_diagnostics` locates it).
     """
     if backend not in BACKENDS:
         raise EmitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if not checked.ok or checked.model is None:
         raise EmitError("cannot emit a spec that has errors; run `specc check` first")
+    limits = backend_diagnostics(checked, backend)
+    if limits:
+        raise EmitError("; ".join(f"{d.primary_span}: {d.labels[0].message}" for d in limits))
+    header = {
+        "model_name": checked.model.name,
+        "spec_file": checked.source.name.replace("\\", "/"),
+        "spec_hash": spec_hash(checked),
+    }
+    if backend == "torch":
+        return _torch_source(checked, header)
+    return _keras_source(checked, header)
+
+
+def spec_hash(checked: CheckedModel) -> str:
+    """First 16 hex digits of the sha256 of the spec text."""
+    return hashlib.sha256(checked.source.text.encode("utf-8")).hexdigest()[:16]
+
+
+# -- PyTorch -----------------------------------------------------------------------------------
+
+
+def _torch_source(checked: CheckedModel, header: dict[str, Any]) -> str:
     env = environment()
-    context = script_context(checked, backend)
-    context.update(_MODEL_CONTEXT[backend](checked))
-    body = env.get_template(f"{backend}/body.py.j2").render(context)
-    imports = [line for pattern, line in _IMPORTS[backend] if re.search(pattern, body)]
-    return env.get_template(f"{backend}/script.py.j2").render(
-        context, body=body, imports="\n".join(imports)
+    emitter = TorchEmitter(checked)
+    root = emitter.run()
+    _describe(checked, emitter, root)
+    parts = _torch_helpers(emitter)
+    parts += emitter.wrappers.definitions()
+    template = env.get_template("torch/class.py.j2")
+    for cls in emitter.order:
+        parts.append(_render_class(template, emitter, cls).rstrip("\n"))
+    uses = set(emitter.uses) | {"nn"}
+    for part in parts:
+        uses |= set(PREFIXES.findall(part))
+    imports = "\n".join(line for line, name in TORCH_IMPORTS if name in uses)
+    return env.get_template("torch/model_file.py.j2").render(
+        header, imports=imports, parts=parts, class_name=root.name
+    )
+
+
+def _torch_helpers(emitter: TorchEmitter) -> list[str]:
+    env = environment()
+    used = [h for h in TORCH_HELPERS if h in emitter.helpers]
+    families = {TORCH_HELPERS[h][0] for h in used}
+    out = []
+    if families & NEEDS_PAD_SAME:
+        out.append(env.get_template("torch/helpers/pad_same.py.j2").render().rstrip("\n"))
+    for name in used:
+        family, base = TORCH_HELPERS[name]
+        text = env.get_template(f"torch/helpers/{family}.py.j2").render(name=name, base=base)
+        out.append(text.rstrip("\n"))
+    return out
+
+
+def _render_class(template, emitter: TorchEmitter, cls: TorchClass) -> str:
+    params = ", ".join(
+        ["self"] + [n if default is None else f"{n}={default}" for n, default in cls.params]
+    )
+    signature = fit(INDENT, "def ", f"__init__({params})", ":")
+    init_groups = _init_groups(emitter) if cls.root else []
+    return template.render(
+        c=cls,
+        signature=signature,
+        init_lines=_fit_lines(cls.init, INDENT * 2),
+        forward_lines=_fit_lines(cls.forward, INDENT * 2),
+        init_groups=init_groups,
+        softmax_output=emitter.softmax_output(),
+    )
+
+
+def _init_groups(emitter: TorchEmitter) -> list[tuple[list[str], str]]:
+    env = environment()
+    rules: dict[str, list[str]] = {}
+    for cls, rule in emitter.inits.items():
+        rules.setdefault(rule, []).append(cls)
+    groups = []
+    for k, (rule, classes) in enumerate(rules.items()):
+        names = classes[0] if len(classes) == 1 else "(" + ", ".join(classes) + ")"
+        header = fit(" " * 12, "elif " if k else "if ", f"isinstance(module, {names})", ":")
+        body = env.get_template(f"torch/init/{rule}.py.j2").render().rstrip("\n")
+        groups.append((header, body))
+    return groups
+
+
+def _describe(checked: CheckedModel, emitter: TorchEmitter, root: TorchClass) -> None:
+    model = checked.model
+    shape = checked.infos[0].shape
+    dims = "x".join(str(d) for d in (shape[-1], *shape[:-1]))
+    what = {3: "images", 2: "sequences", 1: "vectors"}.get(len(shape), "tensors")
+    layout = {3: " (NCHW)", 2: " (NCL)"}.get(len(shape), "")
+    if getattr(checked.params.get(0), "dtype", "float32") == "int":
+        what, layout = "token ids", ""
+        dims = str(shape[0])
+    root.input_doc = f"{what}, Nx{dims}{layout}"
+    out = checked.infos[model.output].shape
+    if emitter.softmax_output():
+        root.output_doc = f"class probabilities, Nx{out[-1]}"
+    else:
+        odims = "x".join(str(d) for d in (out[-1], *out[:-1]))
+        olayout = {3: " (NCHW)", 2: " (NCL)"}.get(len(out), "")
+        root.output_doc = f"outputs, Nx{odims}{olayout}"
+
+
+def _fit_lines(lines: list[str], indent: str) -> list[str]:
+    """Statement lines (with relative indentation) laid out within the line length."""
+    out = []
+    for line in lines:
+        extra = line[: len(line) - len(line.lstrip(" "))]
+        text = line.lstrip(" ")
+        pad = indent + extra
+        target, sep, expr = text.partition(" = ")
+        if text.startswith("return "):
+            out += fit(pad, "return ", text[len("return ") :])
+        elif sep and (target.replace(".", "_").replace(", ", "_").isidentifier()):
+            out += fit(pad, f"{target} = ", expr)
+        else:
+            out.append(pad + text)
+    return out
+
+
+# -- Keras -----------------------------------------------------------------------------------
+
+
+def _keras_source(checked: CheckedModel, header: dict[str, Any]) -> str:
+    env = environment()
+    emitter = KerasEmitter(checked)
+    layers = emitter.sequential()
+    parts = []
+    body_lines: list[str] = []
+    layer_lines: list[str] = []
+    if layers is not None:
+        for text in layers:
+            layer_lines += fit(" " * 12, "", text, ",")
+    else:
+        body = emitter.functional()
+        body_lines = _fit_lines(body, INDENT)
+        template = env.get_template("keras/function.py.j2")
+        for fn in emitter.order:
+            params = ", ".join(
+                ["x"] + [n if d is None else f"{n}={d}" for n, d in fn.params] + ["*", "name"]
+            )
+            parts.append(
+                template.render(
+                    signature=fit("", "def ", f"{fn.name}({params})", ":"),
+                    block=fn.key[1],
+                    body_lines=_fit_lines(fn.lines, INDENT),
+                ).rstrip("\n")
+            )
+    text = "\n".join(parts + layer_lines + body_lines)
+    imports = ["import keras"]
+    if "layers." in text:
+        imports.append("from keras import layers")
+    return env.get_template("keras/model_file.py.j2").render(
+        header,
+        imports="\n".join(imports),
+        parts=parts,
+        sequential=layers is not None,
+        layer_lines=layer_lines,
+        body_lines=body_lines,
     )

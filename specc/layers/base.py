@@ -1,9 +1,11 @@
 """The layer registry: one entry per layer kind, each declaring its own rules.
 
-Like a Keras 3 layer, a :class:`LayerKind` owns its parameter schema (a pydantic model), its
-shape rule, its parameter-count rule and its MAC rule, plus an ``explain`` that shows the
-arithmetic behind its output size.  Adding a kind means writing one subclass and decorating it
-with :func:`register`; the grammar never changes.
+Like a Keras 3 layer, a :class:`LayerKind` owns everything specc knows about it: its parameter
+schema (a pydantic model), its shape, parameter-count and MAC rules, an ``explain`` that shows
+the arithmetic behind its output size, what each backend cannot express (``limits``), and its
+backend plans (``keras_plan``, ``torch_plan``: the constructor, layout, padding,
+initialisation and weight map, see :mod:`specc.plans`).  Adding a kind means writing one
+subclass and decorating it with :func:`register`; the grammar never changes.
 """
 
 from __future__ import annotations
@@ -16,25 +18,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from specc.ir import NoParams, Shape
+from specc.layers.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, ActivationName  # noqa: F401
+from specc.plans import Act, KerasPlan, Limit, PlanContext, TorchPlan, V
 
-ACTIVATIONS = (
-    "relu",
-    "relu6",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "gelu",
-    "silu",
-    "leaky_relu",
-    "elu",
-    "linear",
-)
-ActivationName = Literal[
-    "relu", "relu6", "sigmoid", "tanh", "softmax", "gelu", "silu", "leaky_relu", "elu", "linear"
-]
 Padding = Literal["valid", "same"]
-# leaky_relu's slope as keras.activations.leaky_relu has it; the torch backend writes it out.
-LEAKY_RELU_SLOPE = 0.2
 
 
 class ShapeError(Exception):
@@ -123,6 +110,34 @@ class LayerKind:
     def activation(self, p: Any) -> str | None:
         """The activation fused into this layer, if it has one."""
         return getattr(p, "activation", None)
+
+    def fused(self, p: Any) -> Act | None:
+        """The fused activation as the plans apply it (None for none or ``linear``)."""
+        name = self.activation(p)
+        if name in (None, "linear"):
+            return None
+        return Act(
+            name,
+            getattr(p, "negative_slope", LEAKY_RELU_SLOPE),
+            getattr(p, "alpha", 1.0),
+        )
+
+    def keras_activation(self, p: Any) -> tuple[str, V, Any]:
+        """The ``activation=`` keyword of a Keras layer with a fused activation."""
+        act = self.fused(p)
+        return ("activation", V(act.name if act else None, "param:activation"), None)
+
+    def limits(self, p: Any, inputs: list[Shape]) -> list[Limit]:
+        """What the backends cannot express of this layer (none by default)."""
+        return []
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        """The Keras layer this kind becomes."""
+        raise NotImplementedError(f"{self.name} has no Keras plan")
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """The PyTorch module and forward step this kind becomes."""
+        raise NotImplementedError(f"{self.name} has no PyTorch plan")
 
 
 REGISTRY: dict[str, LayerKind] = {}

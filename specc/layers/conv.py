@@ -23,6 +23,19 @@ from specc.layers.base import (
     register,
     window_explain,
 )
+from specc.layers.planning import conv_kernel_perm, keras_window_kwargs, kw, window_padding
+from specc.plans import (
+    Ctor,
+    KerasPlan,
+    PlanContext,
+    TorchPlan,
+    Transpose,
+    V,
+    channels_in,
+    kernel_and_bias,
+    param,
+    size,
+)
 
 CONV_WORDS: dict[str, tuple[str, Any]] = {
     "valid": ("padding", "valid"),
@@ -134,6 +147,44 @@ class _Conv(LayerKind):
             f"{self.macs(p, inputs, out):,}"
         )
         return lines
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p, dims = ctx.p, len(self.spatial_axes)
+        return KerasPlan(
+            Ctor(
+                f"layers.Conv{dims}D",
+                (param(p, "filters"), param(p, "kernel", size(p.kernel))),
+                (
+                    *keras_window_kwargs(p, "kernel"),
+                    self.keras_activation(p),
+                    kw("use_bias", param(p, "use_bias"), True),
+                ),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        p, dims = ctx.p, len(self.spatial_axes)
+        pads, dynamic = window_padding(p, "kernel", ctx.generic)
+        cls = f"Conv{dims}dSame" if dynamic else f"nn.Conv{dims}d"
+        module = Ctor(
+            cls,
+            (channels_in(ctx), param(p, "filters")),
+            (
+                kw("kernel_size", param(p, "kernel", size(p.kernel))),
+                kw("stride", param(p, "stride", size(p.stride)), 1),
+                kw("padding", V(size(pads) if pads else 0), 0),
+                kw("dilation", param(p, "dilation", size(p.dilation)), 1),
+                kw("bias", param(p, "use_bias"), True),
+            ),
+        )
+        return TorchPlan(
+            module=module,
+            activation=self.fused(p),
+            init="glorot_conv",
+            init_class=f"nn.Conv{dims}d",
+            weights=kernel_and_bias(Transpose(conv_kernel_perm(dims + 1)), p.use_bias),
+            helpers=(cls,) if dynamic else (),
+        )
 
 
 @register

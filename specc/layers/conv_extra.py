@@ -26,6 +26,22 @@ from specc.layers.base import (
     window_explain,
 )
 from specc.layers.conv import CONV_WORDS, Window2DParams, require_rank
+from specc.layers.planning import conv_kernel_perm, keras_window_kwargs, kw, window_padding
+from specc.plans import (
+    Ctor,
+    Depthwise,
+    KerasPlan,
+    PlanContext,
+    Same,
+    TorchPlan,
+    Transpose,
+    V,
+    WeightEntry,
+    channels_in,
+    kernel_and_bias,
+    param,
+    size,
+)
 
 IMAGE_HINT = "{kind} needs HxWxC input; reshape first"
 
@@ -106,6 +122,37 @@ class DepthwiseConv2D(LayerKind):
             f"MACs: {fmt_shape(out)} outputs × {kernel} = {self.macs(p, inputs, out):,}",
         ]
 
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        return KerasPlan(
+            Ctor(
+                "layers.DepthwiseConv2D",
+                (param(p, "kernel", size(p.kernel)),),
+                (
+                    *keras_window_kwargs(p, "kernel")[:2],
+                    kw("depth_multiplier", param(p, "depth_multiplier"), 1),
+                    keras_window_kwargs(p, "kernel")[2],
+                    self.keras_activation(p),
+                    kw("use_bias", param(p, "use_bias"), True),
+                ),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        p, c = ctx.p, ctx.in_shape[-1]
+        module, helpers = depthwise_module(ctx, V(c * p.depth_multiplier))
+        return TorchPlan(
+            module=module,
+            activation=self.fused(p),
+            init="glorot_conv",
+            init_class="nn.Conv2d",
+            weights=(
+                WeightEntry((0,), ("weight",), Depthwise(c)),
+                *((WeightEntry((1,), ("bias",), Same()),) if p.use_bias else ()),
+            ),
+            helpers=helpers,
+        )
+
 
 @register
 class SeparableConv2D(LayerKind):
@@ -146,6 +193,69 @@ class SeparableConv2D(LayerKind):
             f"{self.param_count(p, inputs, out)[0]:,}",
             f"MACs: {self.macs(p, inputs, out):,}",
         ]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        window = keras_window_kwargs(p, "kernel")
+        return KerasPlan(
+            Ctor(
+                "layers.SeparableConv2D",
+                (param(p, "filters"), param(p, "kernel", size(p.kernel))),
+                (
+                    *window[:2],
+                    kw("depth_multiplier", param(p, "depth_multiplier"), 1),
+                    window[2],
+                    self.keras_activation(p),
+                    kw("use_bias", param(p, "use_bias"), True),
+                ),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        p, c = ctx.p, ctx.in_shape[-1]
+        mid = c * p.depth_multiplier
+        depthwise, helpers = depthwise_module(ctx, V(mid), bias=False)
+        pointwise = Ctor(
+            "nn.Conv2d",
+            (V(mid), param(p, "filters")),
+            (kw("kernel_size", 1), kw("bias", param(p, "use_bias"), True)),
+        )
+        weights = [
+            WeightEntry((0,), ("0.weight",), Depthwise(c)),
+            WeightEntry((1,), ("1.weight",), Transpose(conv_kernel_perm(3))),
+        ]
+        if p.use_bias:
+            weights.append(WeightEntry((2,), ("1.bias",), Same()))
+        return TorchPlan(
+            module=Ctor("nn.Sequential", (V(depthwise), V(pointwise))),
+            activation=self.fused(p),
+            init="glorot_conv",
+            init_class="nn.Conv2d",
+            weights=tuple(weights),
+            helpers=helpers,
+        )
+
+
+def depthwise_module(ctx: PlanContext, out: V, bias: bool | None = None) -> tuple[Ctor, tuple]:
+    """A grouped ``nn.Conv2d`` (one group per input channel): Keras's depthwise conv, with
+    TensorFlow's ``same`` padding as :mod:`specc.layers.planning` describes."""
+    p = ctx.p
+    pads, dynamic = window_padding(p, "kernel", ctx.generic)
+    cls = "Conv2dSame" if dynamic else "nn.Conv2d"
+    use_bias = param(p, "use_bias") if bias is None else V(bias)
+    module = Ctor(
+        cls,
+        (channels_in(ctx), out),
+        (
+            kw("kernel_size", param(p, "kernel", size(p.kernel))),
+            kw("stride", param(p, "stride", size(p.stride)), 1),
+            kw("padding", V(size(pads) if pads else 0), 0),
+            kw("dilation", param(p, "dilation", size(p.dilation)), 1),
+            kw("groups", channels_in(ctx)),
+            kw("bias", use_bias, True),
+        ),
+    )
+    return module, ((cls,) if dynamic else ())
 
 
 def transpose_length(n: int, k: int, s: int, padding: str) -> int:
@@ -216,3 +326,50 @@ class Conv2DTranspose(LayerKind):
         )
         lines.append(f"MACs: {self.macs(p, inputs, out):,}")
         return lines
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        return KerasPlan(
+            Ctor(
+                "layers.Conv2DTranspose",
+                (param(p, "filters"), param(p, "kernel", size(p.kernel))),
+                (
+                    *keras_window_kwargs(p, "kernel"),
+                    self.keras_activation(p),
+                    kw("use_bias", param(p, "use_bias"), True),
+                ),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """``nn.ConvTranspose2d`` with ``output_padding`` making up a kernel smaller than its
+        stride; for ``same``, the surplus ``k − s`` is cropped with the odd pixel at the end,
+        as TensorFlow does: torch's ``padding=`` when it is even, else the
+        ``ConvTranspose2dSame`` helper (see :func:`transpose_geometry`)."""
+        p = ctx.p
+        output_padding = tuple(max(s - k, 0) for k, s in zip(p.kernel, p.stride, strict=True))
+        crop = tuple(
+            max(k - s, 0) if p.padding == "same" else 0
+            for k, s in zip(p.kernel, p.stride, strict=True)
+        )
+        odd = any(c % 2 for c in crop) or (ctx.generic and any(crop))
+        cls = "ConvTranspose2dSame" if odd else "nn.ConvTranspose2d"
+        module = Ctor(
+            cls,
+            (channels_in(ctx), param(p, "filters")),
+            (
+                kw("kernel_size", param(p, "kernel", size(p.kernel))),
+                kw("stride", param(p, "stride", size(p.stride)), 1),
+                kw("padding", V(0 if odd else size(tuple(c // 2 for c in crop))), 0),
+                kw("output_padding", V(size(output_padding)), 0),
+                kw("bias", param(p, "use_bias"), True),
+            ),
+        )
+        return TorchPlan(
+            module=module,
+            activation=self.fused(p),
+            init="glorot",
+            init_class="nn.ConvTranspose2d",
+            weights=kernel_and_bias(Transpose((3, 2, 0, 1)), p.use_bias),
+            helpers=(cls,) if odd else (),
+        )

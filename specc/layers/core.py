@@ -22,6 +22,19 @@ from specc.layers.base import (
     register,
 )
 from specc.layers.conv import require_rank
+from specc.layers.planning import kw
+from specc.plans import (
+    Ctor,
+    DenseKernel,
+    KerasPlan,
+    PlanContext,
+    Same,
+    TorchPlan,
+    V,
+    WeightEntry,
+    channels_in,
+    param,
+)
 
 ShapeDims = Annotated[
     tuple[PositiveInt, ...],
@@ -48,6 +61,15 @@ class Input(LayerKind):
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         return tuple(p.shape)
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        dtype = "int32" if ctx.p.dtype == "int" else None
+        return KerasPlan(
+            Ctor("keras.Input", (), (kw("shape", V(tuple(ctx.p.shape))), kw("dtype", dtype, None)))
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        return TorchPlan(apply="{x}", layout_in="any")
 
 
 class DenseParams(Params):
@@ -96,6 +118,34 @@ class Dense(LayerKind):
             f"MACs: {n}·{p.units} = {n * p.units:,}",
         ]
 
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        return KerasPlan(
+            Ctor(
+                "layers.Dense",
+                (param(p, "units"),),
+                (self.keras_activation(p), kw("use_bias", param(p, "use_bias"), True)),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        p = ctx.p
+        weights = [WeightEntry((0,), ("weight",), DenseKernel(ctx.flattened))]
+        if p.use_bias:
+            weights.append(WeightEntry((1,), ("bias",), Same()))
+        return TorchPlan(
+            module=Ctor(
+                "nn.Linear",
+                (channels_in(ctx), param(p, "units")),
+                (kw("bias", param(p, "use_bias"), True),),
+            ),
+            layout_in="any",
+            activation=self.fused(p),
+            init="glorot",
+            init_class="nn.Linear",
+            weights=tuple(weights),
+        )
+
 
 @register
 class Flatten(LayerKind):
@@ -109,6 +159,20 @@ class Flatten(LayerKind):
 
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         return ["·".join(str(d) for d in inputs[0]) + f" = {out[0]:,}"]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Flatten"))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """Keras flattens in H, W, C order, ``nn.Flatten`` in C, H, W order.  Feeding only
+        dense layers, ``nn.Flatten()`` is what a PyTorch user writes: the dense layers' weight
+        maps then permute their columns (``chw_flatten``).  Otherwise the tensor is flattened
+        channels-last, which is Keras's function."""
+        if ctx.rank <= 1:
+            return TorchPlan(apply="{x}", layout_in="any")
+        if ctx.feeds == ("dense",):
+            return TorchPlan(module=Ctor("nn.Flatten"), chw_flatten=ctx.in_shape)
+        return TorchPlan(apply="{x}.flatten(1)", layout_in="last")
 
 
 class ReshapeParams(Params):
@@ -141,6 +205,15 @@ class Reshape(LayerKind):
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         return [f"{fmt_shape(inputs[0])} -> {fmt_shape(out)} ({prod(out):,} values)"]
 
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Reshape", (param(ctx.p, "shape", tuple(ctx.p.shape)),)))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """Keras reshapes channels-last tensors: the input is made channels-last first, and
+        the result is channels-last."""
+        target = ", ".join(str(d) for d in ctx.p.shape)
+        return TorchPlan(apply=f"{{x}}.reshape(-1, {target})", layout_in="last")
+
 
 class DropoutParams(Params):
     """``dropout RATE`` with 0 <= RATE < 1."""
@@ -156,6 +229,12 @@ class Dropout(LayerKind):
     summary = "dropout: dropout RATE"
     Params = DropoutParams
     positional = ("rate",)
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Dropout", (param(ctx.p, "rate"),)))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        return TorchPlan(module=Ctor("nn.Dropout", (param(ctx.p, "rate"),)), layout_in="any")
 
 
 class ActivationParams(Params):
@@ -178,6 +257,20 @@ class Activation(LayerKind):
 
     def activation(self, p: Any) -> str | None:
         return p.fn
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        if p.fn == "leaky_relu" and p.negative_slope != LEAKY_RELU_SLOPE:
+            return KerasPlan(
+                Ctor("layers.LeakyReLU", (), (kw("negative_slope", param(p, "negative_slope")),))
+            )
+        if p.fn == "elu" and p.alpha != 1.0:
+            return KerasPlan(Ctor("layers.ELU", (), (kw("alpha", param(p, "alpha")),)))
+        return KerasPlan(Ctor("layers.Activation", (param(p, "fn"),)))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        act = self.fused(ctx.p)
+        return TorchPlan(apply="{x}", layout_in="any", activation=act)
 
 
 class ZeroPadParams(Params):
@@ -204,6 +297,18 @@ class ZeroPad2D(LayerKind):
         (h, w, _), (ph, pw) = inputs[0], p.padding
         return [f"H: {h} + 2·{ph} = {out[0]}", f"W: {w} + 2·{pw} = {out[1]}"]
 
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        value = p.padding[0] if p.padding[0] == p.padding[1] else p.padding
+        return KerasPlan(
+            Ctor("layers.ZeroPadding2D", (), (kw("padding", param(p, "padding", value), 1),))
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        ph, pw = ctx.p.padding
+        value = V(ph, "param:padding") if ph == pw else V((pw, pw, ph, ph))
+        return TorchPlan(module=Ctor("nn.ZeroPad2d", (value,)))
+
 
 @register
 class Add(LayerKind):
@@ -224,6 +329,12 @@ class Add(LayerKind):
                     "projection (conv F 1x1 stride=S) in the shortcut",
                 )
         return first
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Add"))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        return TorchPlan(apply="{sum}", layout_in="any")
 
 
 @register
@@ -248,3 +359,9 @@ class Concat(LayerKind):
 
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         return ["C: " + " + ".join(str(s[-1]) for s in inputs) + f" = {out[-1]}"]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Concatenate"))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        return TorchPlan(apply="torch.cat([{list}], dim={channels})", layout_in="any")

@@ -6,6 +6,7 @@ from typing import Any
 
 from specc.ir import Shape
 from specc.layers.base import LayerKind, Params, PositiveInt, ShapeError, fmt_shape, register
+from specc.plans import Ctor, KerasPlan, PlanContext, Same, TorchPlan, WeightEntry, param
 
 
 class EmbeddingParams(Params):
@@ -49,3 +50,18 @@ class Embedding(LayerKind):
             f"L: {inputs[0][0]} ids -> {inputs[0][0]}x{p.dim}",
             f"params: {p.vocab:,}·{p.dim} = {p.vocab * p.dim:,}",
         ]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Embedding", (param(ctx.p, "vocab"), param(ctx.p, "dim"))))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """Integer ids (N, L) -> (N, L, D): the sequence comes out channels-last.  Keras's
+        Embedding starts uniform in [-0.05, 0.05] (torch: standard normal)."""
+        return TorchPlan(
+            module=Ctor("nn.Embedding", (param(ctx.p, "vocab"), param(ctx.p, "dim"))),
+            layout_in="any",
+            layout_out="last",
+            init="embedding",
+            init_class="nn.Embedding",
+            weights=(WeightEntry((0,), ("weight",), Same()),),
+        )

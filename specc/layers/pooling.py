@@ -21,6 +21,8 @@ from specc.layers.base import (
     window_explain,
 )
 from specc.layers.conv import require_rank
+from specc.layers.planning import keras_window_kwargs, kw, window_padding
+from specc.plans import Ctor, KerasPlan, PlanContext, TorchPlan, V, param, size
 
 POOL_WORDS: dict[str, tuple[str, Any]] = {
     "valid": ("padding", "valid"),
@@ -82,12 +84,45 @@ class _Pool(LayerKind):
         lines.append(f"C: {out[-1]} channels, unchanged")
         return lines
 
+    op = ""  # "Max" or "Avg"
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p, dims = ctx.p, len(self.spatial_axes)
+        name = "MaxPooling" if self.op == "Max" else "AveragePooling"
+        return KerasPlan(
+            Ctor(
+                f"layers.{name}{dims}D",
+                (param(p, "pool", size(p.pool)),),
+                tuple(keras_window_kwargs(p, "pool")),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """``nn.MaxPool{1,2}d`` / ``nn.AvgPool{1,2}d``; TensorFlow's ``same`` as the symmetric
+        ``padding=`` (average pooling then counts only real elements, as TensorFlow does) or
+        the ``...Same`` helper, which pads max pooling with −inf and divides average pooling
+        by the real elements of each window."""
+        p, dims = ctx.p, len(self.spatial_axes)
+        pads, dynamic = window_padding(p, "pool", ctx.generic)
+        cls = f"{self.op}Pool{dims}d" + ("Same" if dynamic else "")
+        kwargs = [
+            kw("stride", param(p, "stride", size(p.stride)), size(p.pool)),
+            kw("padding", V(size(pads) if pads else 0), 0),
+        ]
+        if self.op == "Avg" and pads and any(pads):
+            kwargs.append(kw("count_include_pad", False, True))
+        module = Ctor(
+            cls if dynamic else f"nn.{cls}", (param(p, "pool", size(p.pool)),), tuple(kwargs)
+        )
+        return TorchPlan(module=module, helpers=(cls,) if dynamic else ())
+
 
 @register
 class MaxPool2D(_Pool):
     """Max pooling over HxW (Keras ``MaxPooling2D``, PyTorch ``nn.MaxPool2d``)."""
 
     name = "maxpool2d"
+    op = "Max"
     aliases = ("maxpool",)
     summary = "2-D max pooling: maxpool P [stride=S] [padding=valid|same]"
     Params = Pool2DParams
@@ -100,6 +135,7 @@ class AvgPool2D(_Pool):
     """Average pooling over HxW (Keras ``AveragePooling2D``, PyTorch ``nn.AvgPool2d``)."""
 
     name = "avgpool2d"
+    op = "Avg"
     aliases = ("avgpool",)
     summary = "2-D average pooling: avgpool P [stride=S] [padding=valid|same]"
     Params = Pool2DParams
@@ -112,6 +148,7 @@ class MaxPool1D(_Pool):
     """Max pooling over L (Keras ``MaxPooling1D``, PyTorch ``nn.MaxPool1d``)."""
 
     name = "maxpool1d"
+    op = "Max"
     summary = "1-D max pooling: maxpool1d P [stride=S] [padding=valid|same]"
     Params = Pool1DParams
     spatial_axes = ("L",)
@@ -123,6 +160,7 @@ class AvgPool1D(_Pool):
     """Average pooling over L (Keras ``AveragePooling1D``, PyTorch ``nn.AvgPool1d``)."""
 
     name = "avgpool1d"
+    op = "Avg"
     summary = "1-D average pooling: avgpool1d P [stride=S] [padding=valid|same]"
     Params = Pool1DParams
     spatial_axes = ("L",)
@@ -148,12 +186,23 @@ class _GlobalPool(LayerKind):
         spatial = "·".join(str(d) for d in inputs[0][:-1])
         return [f"reduce {spatial} positions per channel -> {out[0]}"]
 
+    op = ""  # "Average" or "Max"
+    reduce = ""  # the tensor method: "mean" or "amax"
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor(f"layers.Global{self.op}Pooling{ctx.rank - 1}D"))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        return TorchPlan(apply=f"{{x}}.{self.reduce}(dim={{spatial}})", layout_in="any")
+
 
 @register
 class GlobalAvgPool(_GlobalPool):
     """Global average pooling (Keras ``GlobalAveragePooling1D/2D``; ``mean`` in PyTorch)."""
 
     name = "globalavgpool"
+    op = "Average"
+    reduce = "mean"
     aliases = ("gap",)
     summary = "global average pooling over every spatial axis: globalavgpool"
 
@@ -163,4 +212,6 @@ class GlobalMaxPool(_GlobalPool):
     """Global max pooling (Keras ``GlobalMaxPooling1D/2D``; ``amax`` in PyTorch)."""
 
     name = "globalmaxpool"
+    op = "Max"
+    reduce = "amax"
     summary = "global max pooling over every spatial axis: globalmaxpool"

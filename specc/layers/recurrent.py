@@ -15,6 +15,19 @@ from typing import Any, ClassVar
 from specc.ir import Shape
 from specc.layers.base import LayerKind, Params, PositiveInt, register
 from specc.layers.conv import require_rank
+from specc.layers.planning import kw
+from specc.plans import (
+    Ctor,
+    GateKernel,
+    KerasPlan,
+    PlanContext,
+    StackedBias,
+    SumBias,
+    TorchPlan,
+    WeightEntry,
+    channels_in,
+    param,
+)
 
 
 class RecurrentParams(Params):
@@ -69,6 +82,44 @@ class _Recurrent(LayerKind):
         lines.append(f"MACs: {length} steps × {g}·{u}·({c} + {u}) = {self.macs(p, inputs, out):,}")
         return lines
 
+    keras_class: ClassVar[str] = ""
+    torch_class: ClassVar[str] = ""
+    # torch gate block i is Keras gate block order[i]: LSTM i,f,c,o = i,f,g,o; GRU z,r,h -> r,z,n
+    order: ClassVar[tuple[int, ...]] = ()
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        p = ctx.p
+        return KerasPlan(
+            Ctor(
+                f"layers.{self.keras_class}",
+                (param(p, "units"),),
+                (kw("return_sequences", param(p, "return_sequences"), False),),
+            )
+        )
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """``nn.LSTM``/``nn.GRU`` reading (N, L, C) with ``batch_first=True``: the sequence goes
+        in channels-last; without ``return_sequences`` the last step is kept."""
+        p = ctx.p
+        bias = SumBias(self.order) if self.biases[0] == 1 else StackedBias(self.order)
+        return TorchPlan(
+            module=Ctor(
+                f"nn.{self.torch_class}",
+                (channels_in(ctx), param(p, "units")),
+                (kw("batch_first", True),),
+            ),
+            layout_in="last",
+            unpack=True,
+            post=() if p.return_sequences else ("{x}[:, -1]",),
+            init=self.name,
+            init_class=f"nn.{self.torch_class}",
+            weights=(
+                WeightEntry((0,), ("weight_ih_l0",), GateKernel(self.order)),
+                WeightEntry((1,), ("weight_hh_l0",), GateKernel(self.order)),
+                WeightEntry((2,), ("bias_ih_l0", "bias_hh_l0"), bias),
+            ),
+        )
+
 
 @register
 class LSTM(_Recurrent):
@@ -78,6 +129,9 @@ class LSTM(_Recurrent):
     summary = "LSTM over a sequence: lstm UNITS [return_sequences]"
     gates = 4
     biases = (1, 2)
+    keras_class = "LSTM"
+    torch_class = "LSTM"
+    order = (0, 1, 2, 3)
 
 
 @register
@@ -88,3 +142,6 @@ class GRU(_Recurrent):
     summary = "GRU over a sequence: gru UNITS [return_sequences]"
     gates = 3
     biases = (2, 2)
+    keras_class = "GRU"
+    torch_class = "GRU"
+    order = (1, 0, 2)

@@ -7,6 +7,8 @@ from typing import Any, ClassVar, Literal
 from specc.ir import Shape
 from specc.layers.base import LayerKind, Pair, Params, register
 from specc.layers.conv import require_rank
+from specc.layers.planning import kw
+from specc.plans import Ctor, KerasPlan, PlanContext, TorchPlan, param, size
 
 
 class UpSamplingParams(Params):
@@ -36,3 +38,13 @@ class UpSampling2D(LayerKind):
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         (h, w, _), (sh, sw) = inputs[0], p.size
         return [f"H: {h}·{sh} = {out[0]}", f"W: {w}·{sw} = {out[1]}", "nearest neighbour"]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        value = param(ctx.p, "size", size(ctx.p.size))
+        return KerasPlan(Ctor("layers.UpSampling2D", (), (kw("size", value, 2),)))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """Integer factors, nearest neighbour: ``nn.Upsample`` repeats pixels as Keras does."""
+        value = param(ctx.p, "size", size(ctx.p.size))
+        module = Ctor("nn.Upsample", (), (kw("scale_factor", value), kw("mode", "nearest")))
+        return TorchPlan(module=module)

@@ -1,0 +1,67 @@
+"""Names that follow the spec's scopes are real: ``specs/resnet18.spec`` names its parts as
+torchvision does (``conv1``, ``layer2.0.downsample.0``, ``fc``), so the emitted PyTorch module
+*is* torchvision's ResNet-18 as far as its weights go: the same state_dict keys and shapes,
+torchvision's weights load with ``strict=True``, and the two compute the same outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from specc.compiler import check_text
+from tests import frameworks
+from tests.emitted import ROOT, load_emitted
+
+SPEC = ROOT / "specs" / "resnet18.spec"
+
+
+@pytest.fixture(scope="module")
+def torchvision():
+    """torchvision (see tests/frameworks.py)."""
+    return frameworks.torchvision()
+
+
+def _spec(torchvision_batchnorm: bool) -> str:
+    text = SPEC.read_text(encoding="utf-8")
+    if torchvision_batchnorm:  # torchvision's BatchNorm: momentum 0.1 (Keras's 0.9), eps 1e-5
+        text = re.sub(r"\bbn\b", "bn momentum=0.9 epsilon=0.00001", text)
+    return text
+
+
+def _emitted(tmp_path: Path, torchvision_batchnorm: bool = False):
+    checked = check_text(_spec(torchvision_batchnorm), "specs/resnet18.spec")
+    assert checked.ok, [d.message for d in checked.diagnostics]
+    return load_emitted(checked, "torch", tmp_path).build_model()
+
+
+def test_state_dict_has_torchvision_keys_and_shapes(torchvision, tmp_path):
+    ours = _emitted(tmp_path).state_dict()
+    theirs = torchvision.models.resnet18().state_dict()
+    assert list(ours) == list(theirs)
+    for key, value in theirs.items():
+        assert tuple(ours[key].shape) == tuple(value.shape), key
+
+
+def test_torchvision_weights_load_and_give_the_same_outputs(torchvision, tmp_path):
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18().eval()
+    with torch.no_grad():  # BatchNorm statistics that are not the identity
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    model = _emitted(tmp_path, torchvision_batchnorm=True).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected = reference(x)
+        got = model(x, logits=True)
+        probabilities = model(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(probabilities, torch.softmax(expected, dim=1), atol=1e-6, rtol=0)
