@@ -85,6 +85,29 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     return matches[0] if matches else None
 
 
+def friendly_message(err: dict) -> str:
+    """A pydantic validation error as a short phrase: ``must be greater than 0``."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than":
+        return f"must be less than {ctx.get('lt')}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("tuple_type", "too_long", "too_short"):
+        return "has the wrong number of values"
+    if kind == "bool_type" or kind == "bool_parsing":
+        return "must be true or false"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"].lower()
+
+
 def render_all(source: SourceFile, diagnostics: list[Diagnostic]) -> str:
     """Render several diagnostics separated by blank lines."""
     return "\n\n".join(render(source, d) for d in diagnostics)

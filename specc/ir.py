@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from specc.source import Span
 
@@ -39,6 +39,9 @@ class RawArg(NamedTuple):
     text: str
     span: Span
     value_kind: str = "name"
+    # the argument as written (a ``syntax.Value``): inside a block, ``f`` or ``(f * 4)``,
+    # which the emitters write as Python when the block becomes a class or function
+    source: Any = None
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source, handler):
@@ -69,6 +72,42 @@ class Node(BaseModel):
     explicit_name: bool = False
     # how a merge node came to be: "residual", "residual_identity" or "branch"
     role: str = ""
+    # the innermost scope (block instance, repeat, iteration, sequential group) it belongs to:
+    # an index into Model.scopes, 0 being the model itself
+    scope: int = 0
+
+
+class Scope(NamedTuple):
+    """Where nodes came from: the model, a block instance, a ``repeat``, one of its iterations,
+    or a ``sequential`` group.  The emitters keep this structure: a block is a class (PyTorch)
+    or a function (Keras), a ``repeat`` or ``sequential`` group an ``nn.Sequential`` stage.
+
+    ``name`` is the dotted path of the scope (``layer2.0``; the model's is ""), which prefixes
+    the names of its nodes.  Scopes that share ``key`` are instances of one definition
+    (``("block", "basic")``, ``("repeat", span)``, ``("sequential", span)``, ``("model",)``),
+    whose AST body is ``definition``.  ``env`` holds a block instance's bound parameters,
+    ``decisions`` the outcome of every ``if`` decided directly in this scope's body.
+    """
+
+    index: int
+    parent: int  # -1 for the model
+    kind: str  # "model" | "block" | "repeat" | "iteration" | "sequential"
+    name: str
+    local: str
+    label: str
+    key: tuple
+    span: Span | None
+    env: tuple[tuple[str, Any], ...] = ()
+    decisions: tuple[tuple[Span, bool], ...] = ()
+    definition: tuple = ()
+    collapse: bool = False
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        """In pydantic models a scope is checked with isinstance only."""
+        from pydantic_core import core_schema
+
+        return core_schema.is_instance_schema(cls)
 
 
 # What the emitted training harness supports: the losses, and each optimizer's arguments by
@@ -118,6 +157,8 @@ class Model(BaseModel):
     output: int
     train: TrainConfig = Field(default_factory=TrainConfig)
     span: Span | None = None
+    scopes: tuple[Scope, ...] = ()
+    _consumers: dict[int, list[int]] | None = PrivateAttr(default=None)
 
     @property
     def is_sequential(self) -> bool:
@@ -125,9 +166,12 @@ class Model(BaseModel):
         return all(n.inputs == ((n.index - 1,) if n.index else ()) for n in self.nodes)
 
     def consumers(self) -> dict[int, list[int]]:
-        """Map each node index to the indices of the nodes that read its output."""
-        users: dict[int, list[int]] = {n.index: [] for n in self.nodes}
-        for node in self.nodes:
-            for i in node.inputs:
-                users[i].append(node.index)
-        return users
+        """Map each node index to the indices of the nodes that read its output (computed
+        once per model: emitters ask for it for every node)."""
+        if self._consumers is None:
+            users: dict[int, list[int]] = {n.index: [] for n in self.nodes}
+            for node in self.nodes:
+                for i in node.inputs:
+                    users[i].append(node.index)
+            self._consumers = users
+        return self._consumers

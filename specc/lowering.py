@@ -1,438 +1,321 @@
-"""Lower the AST to the IR graph: expand blocks, ``repeat``, ``residual`` and ``branch``.
+"""Lowering: the expanded AST becomes the IR graph.
 
-The result is a flat, topologically ordered tuple of :class:`~specc.ir.Node`.  A plain stack
-lowers to a chain; ``residual`` and ``branch`` lower to ``add``/``concat`` merge nodes.  Block
-parameters are substituted here (``conv f 3x3`` inside ``block basic(f)``), so every node's
-arguments are concrete values, and every node remembers the call sites that produced it.
+Three stages, each importing only from the earlier ones: :mod:`specc.expand` expands blocks,
+``repeat`` and ``if`` (AST -> expanded AST), :func:`specc.train_section.read_train` reads the
+train section, and this module turns the expanded AST into the IR: a flat, topologically
+ordered tuple of :class:`~specc.ir.Node` (``residual`` and ``branch`` become ``add``/``concat``
+merge nodes) plus the tree of :class:`~specc.ir.Scope` the nodes came from.
+
+Names follow the scopes.  In the model, a block, or one iteration of a ``repeat``, a layer is
+named after its kind, numbered in the order the definition is written (``conv2d_1``,
+``conv2d_2``; every instance of a block names its layers alike, whichever ``if`` branches it
+takes), or by its ``name=``; block instances are ``<block>_<n>`` and repeats ``repeat_<n>``
+unless named.  A ``repeat``'s iterations and a ``sequential`` group's items are numbered
+``0, 1, 2, ...`` as ``nn.Sequential`` numbers its children.  A node's full name is its scope's
+dotted path plus its own: ``layer2.0.conv1``.
 """
 
 from __future__ import annotations
 
-from specc.blocks import BlockExpander, Bound, Scope
-from specc.diagnostics import Diagnostic, closest, error
-from specc.ir import Model, Node, RawArg, TrainConfig
-from specc.layers import ACTIVATIONS, all_names, canonical, lookup
+from dataclasses import dataclass, field
+
+from specc.diagnostics import Diagnostic, error
+from specc.expand import (
+    Reporter,
+    XBranch,
+    XLayer,
+    XResidual,
+    XScope,
+    expand_program,
+    name_clause_as_arg,
+)
+from specc.ir import Model, Node, Scope
+from specc.layers import ACTIVATIONS, canonical, lookup
 from specc.source import SourceFile, Span
-from specc.syntax import Arg, BlockDef, Call, Clause, Statement, Value
-from specc.train_section import TrainSectionReader
-
-MAX_NODES = 200_000
+from specc.syntax import BlockDef, Call, Statement
+from specc.train_section import read_train
 
 
-class _Lowerer(BlockExpander, TrainSectionReader):
-    """One spec's lowering: walks the AST once, appending nodes in topological order."""
-
-    def __init__(self, source: SourceFile, diagnostics: list[Diagnostic]):
-        self.source = source
-        self.diagnostics = diagnostics
-        self.nodes: list[Node] = []
-        self.blocks: dict[str, BlockDef] = {}
-        self.counters: dict[str, int] = {}
-        self.names: dict[str, Span] = {}
-        self.model_name: str | None = None
-        self.model_span: Span | None = None
-        self.train = TrainConfig()
-        self.reported_no_input = False
-
-    def report(self, diag: Diagnostic) -> None:
-        # a mistake inside a block body would otherwise be reported once per instance
-        if diag not in self.diagnostics:
-            self.diagnostics.append(diag)
-
-    # -- top level --------------------------------------------------------------------------
-
-    def program(self, nodes: tuple) -> Model | None:
-        for node in nodes:
-            if isinstance(node, BlockDef):
-                self.define(node)
-        current: int | None = None
-        scope = Scope()
-        for node in nodes:
-            if isinstance(node, BlockDef):
-                continue
-            if isinstance(node, Statement) and node.name == "model":
-                self.model_decl(node)
-            elif isinstance(node, Statement) and node.name == "train":
-                self.train_section(node)
-            elif isinstance(node, Statement) and node.name == "input":
-                current = self.input_decl(node, current)
-            else:
-                current = self.item(node, current, scope)
-            if len(self.nodes) > MAX_NODES:
-                self.report(
-                    error(
-                        "E0505",
-                        f"model has more than {MAX_NODES:,} layers",
-                        node.span,
-                        "this expands to too many layers",
-                        help="check the `repeat` counts and the blocks this line uses",
-                    )
-                )
-                return None
-        if not self.nodes:
-            if self.reported_no_input:  # E0201 already says so
-                return None
-            last = max(len(self.source.lines), 1)
-            self.report(
+def lower(source: SourceFile, program: tuple, diagnostics: list[Diagnostic]) -> Model | None:
+    """Lower a parsed spec to the IR graph, appending any diagnostics."""
+    report = Reporter(diagnostics)
+    expanded = expand_program(program, report)
+    if expanded is None:
+        return None
+    train = read_train(expanded.train, report)
+    builder = _GraphBuilder(source, report)
+    root = Scope(
+        index=0,
+        parent=-1,
+        kind="model",
+        name="",
+        local="",
+        label=expanded.model_name or "model",
+        key=("model",),
+        span=expanded.model_span,
+        decisions=expanded.decisions,
+        definition=expanded.definition,
+    )
+    builder.scopes.append(root)
+    current = builder.items(expanded.body, None, builder.context(root))
+    if not builder.nodes:
+        if not builder.reported_no_input:  # E0201 already says so otherwise
+            last = max(len(source.lines), 1)
+            report(
                 error(
                     "E0202",
                     "the spec declares no input",
-                    self.source.span(1, 1, last, len(self.source.line(last)) + 1),
+                    source.span(1, 1, last, len(source.line(last)) + 1),
                     "a model starts with its input",
                     help="add a line like `input 32x32x3` (image), `input 100x16` (sequence) "
                     "or `input 64` (vector) before the first layer",
                 )
             )
-            return None
-        name = self.model_name or _default_name(self.source.name)
-        return Model(
-            name=name,
-            file=self.source.name,
-            nodes=tuple(self.nodes),
-            output=current if current is not None else len(self.nodes) - 1,
-            train=self.train,
-            span=self.model_span,
-        )
+        return None
+    return Model(
+        name=expanded.model_name or _default_name(source.name),
+        file=source.name,
+        nodes=tuple(builder.nodes),
+        output=current if current is not None else len(builder.nodes) - 1,
+        train=train,
+        span=expanded.model_span,
+        scopes=tuple(builder.scopes),
+    )
 
-    def model_decl(self, stmt: Statement) -> None:
-        if self.model_span is not None:
-            self.report(
-                error(
-                    "E0208",
-                    "the model is named twice",
-                    stmt.span,
-                    "second `model` line",
-                    related=((self.model_span, "first named here"),),
-                )
-            )
-            return
-        if len(stmt.args) != 1 or stmt.args[0].key or stmt.args[0].value.kind != "name":
-            self.report(
-                error(
-                    "E0209",
-                    "`model` takes one name",
-                    stmt.span,
-                    "expected `model NAME`",
-                    help="e.g. `model cifar10_cnn`",
-                )
-            )
-            return
-        self.model_name = stmt.args[0].value.value
-        self.model_span = stmt.span
 
-    def input_decl(self, stmt: Statement, current: int | None) -> int | None:
-        if current is not None or self.nodes:
-            self.report(
-                error(
-                    "E0210",
-                    "`input` must come once, before every layer",
-                    stmt.name_span,
-                    "a second input here",
-                    related=((self.nodes[0].span, "the model's input"),) if self.nodes else (),
-                    help="a model has one input; branches start from a layer with `branch`",
-                )
-            )
-            return current
-        return self.layer(stmt, None, Scope(), kind="input")
+@dataclass
+class _Context:
+    """Naming inside one scope instance: by definition order, or by position."""
 
-    # -- statements inside the model ------------------------------------------------------------
+    scope: Scope
+    names: dict[int, str] | None  # static names of the definition; None: numbered items
+    used: dict[str, Span | None] = field(default_factory=dict)
+    position: int = 0
 
-    def body(self, body: tuple, current: int | None, scope: Scope) -> int | None:
-        for node in body:
-            if isinstance(node, BlockDef):
-                self.report(
-                    error(
-                        "E0503",
-                        "blocks can only be defined at the top level",
-                        node.name_span,
-                        "nested block definition",
-                        help="move this block definition out to the top of the spec",
-                    )
-                )
-                continue
-            if isinstance(node, Statement) and node.name in ("model", "input", "train"):
-                self.report(
-                    error(
-                        "E0211",
-                        f"`{node.name}` is only allowed at the top level",
-                        node.name_span,
-                        "not inside a block",
-                    )
-                )
-                continue
-            if len(self.nodes) > MAX_NODES:  # `repeat` counts and nested blocks multiply
-                return current
-            current = self.item(node, current, scope)
+    @classmethod
+    def of(cls, scope: Scope, names: dict[int, str] | None) -> _Context:
+        """The naming context of a new scope instance (``names``: its static names)."""
+        return cls(scope, None if scope.kind == "sequential" else names)
+
+    def prefix(self, local: str) -> str:
+        """The full name of ``local`` in this scope."""
+        return f"{self.scope.name}.{local}" if self.scope.name else local
+
+
+class _GraphBuilder:
+    """Appends nodes in topological order and scopes in the order they open."""
+
+    def __init__(self, source: SourceFile, report: Reporter):
+        self.source = source
+        self.report = report
+        self.nodes: list[Node] = []
+        self.scopes: list[Scope] = []
+        self.reported_no_input = False
+        self._names: dict[int, dict[int, str]] = {}  # static names, by id of the definition
+
+    def context(self, scope: Scope) -> _Context:
+        """The naming context of a new scope instance."""
+        key = id(scope.definition)
+        if key not in self._names:
+            self._names[key] = static_names(scope.definition)
+        return _Context.of(scope, self._names[key])
+
+    def items(self, xs: tuple, current: int | None, ctx: _Context) -> int | None:
+        """Lower a sequence of expanded nodes; returns the node holding the result."""
+        for x in xs:
+            current = self.item(x, current, ctx)
         return current
 
-    def item(self, node: Statement | Call, current: int | None, scope: Scope) -> int | None:
-        if isinstance(node, Call):
-            return self.instantiate(node.name, node.args, node.name_span, node.span, current, scope)
-        if node.name in ("repeat", "if", "branch"):
-            node = _name_clause_as_arg(node)
-        if node.name == "repeat":
-            return self.repeat(node, current, scope)
-        if node.name == "residual":
-            return self.residual(node, current, scope)
-        if node.name == "branch":
-            return self.branch(node, current, scope)
-        if node.name == "if":
-            return self.conditional(node, current, scope)
-        if node.clauses:
-            self.report(
-                error(
-                    "E0212",
-                    f"`{node.name}` does not take a {{ }} body",
-                    node.clauses[0].span,
-                    "unexpected body",
-                    help="bodies belong to `repeat`, `residual`, `branch`, `if`, `block` and "
-                    "`train`",
-                )
-            )
-        if node.name in self.blocks:
-            return self.instantiate(node.name, node.args, node.name_span, node.span, current, scope)
-        return self.layer(node, current, scope)
+    def item(self, x, current: int | None, ctx: _Context, local: str | None = None) -> int | None:
+        """Lower one expanded node (``local`` overrides its name: a collapsed iteration)."""
+        if isinstance(x, XLayer):
+            return self.layer(x, current, ctx, local)
+        if isinstance(x, XScope):
+            return self.scope(x, current, ctx, local)
+        if isinstance(x, XResidual):
+            return self.residual(x, current, ctx)
+        return self.branch(x, current, ctx)
 
-    def repeat(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
-        count = None
-        if len(stmt.args) == 1 and stmt.args[0].key is None:
-            bound = self.resolve(stmt.args[0].value, scope)
-            count = bound.value if bound else None
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self.report(
-                error(
-                    "E0213",
-                    "`repeat` needs a count",
-                    stmt.args[0].span if stmt.args else stmt.name_span,
-                    "expected a whole number (0 or more)",
-                    help="e.g. `repeat 3 { conv 64 3x3 padding=same relu }`",
-                )
-            )
-            count = 0
-        if len(stmt.clauses) != 1 or stmt.clauses[0].name is not None:
-            self.report(
-                error(
-                    "E0213", "`repeat` needs one { } body", stmt.span, "expected `repeat N { ... }`"
-                )
-            )
-            return current
-        for _ in range(count):
-            if len(self.nodes) > MAX_NODES:  # reported once, at the top level
-                break
-            current = self.body(stmt.clauses[0].body, current, scope)
-        return current
+    # -- naming -------------------------------------------------------------------------------
 
-    def residual(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
-        main = [c for c in stmt.clauses if c.name is None]
-        shortcut = [c for c in stmt.clauses if c.name == "shortcut"]
-        other = [c for c in stmt.clauses if c.name not in (None, "shortcut")]
-        for clause in other:
-            self.report(
-                error(
-                    "E0214",
-                    f"unknown clause `{clause.name}` after residual",
-                    clause.name_span,
-                    "expected `shortcut`",
-                )
-            )
-        if stmt.args or len(main) != 1 or len(shortcut) > 1:
-            self.report(
-                error(
-                    "E0214",
-                    "`residual` needs one body and at most one `shortcut`",
-                    stmt.span,
-                    "expected `residual { ... } shortcut { ... }`",
-                )
-            )
-            return current
-        if current is None:
-            return self.no_input(stmt.name_span)
-        start = current
-        main_out = self.body(main[0].body, start, scope)
-        short_out = self.body(shortcut[0].body, start, scope) if shortcut else start
-        if main_out == start:
-            self.report(error("E0214", "the residual body is empty", main[0].span, "no layers"))
-            return current
-        # a shortcut body that adds no layer (`if` false) is an identity too
-        role = "residual_identity" if short_out == start else "residual"
-        return self.merge("add", stmt, (main_out, short_out), scope, role)
-
-    def conditional(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
-        """``if (cond) { ... } [else { ... }]``: lower one body or the other (or none)."""
-        then = [c for c in stmt.clauses if c.name is None]
-        other = [c for c in stmt.clauses if c.name == "else"]
-        for clause in stmt.clauses:
-            if clause.name not in (None, "else"):
-                self.report(
-                    error(
-                        "E0218",
-                        f"unknown clause `{clause.name}` after if",
-                        clause.name_span,
-                        "expected `else`",
-                    )
-                )
-                return current
-        shape_ok = stmt.clauses and stmt.clauses[0].name is None and len(then) == 1
-        if len(stmt.args) != 1 or stmt.args[0].key or not shape_ok or len(other) > 1:
-            self.report(
-                error(
-                    "E0218",
-                    "`if` needs one condition and a { } body, optionally followed by `else { }`",
-                    stmt.span,
-                    "expected `if (COND) { ... } else { ... }`",
-                    help="e.g. `if (stride > 1) { conv f 1x1 stride=stride }`",
-                )
-            )
-            return current
-        bound = self.resolve(stmt.args[0].value, scope)
-        if bound is None:
-            return current
-        if not isinstance(bound.value, bool):
-            self.report(
-                error(
-                    "E0218",
-                    f"the condition `{stmt.args[0].value.text}` is not true or false",
-                    stmt.args[0].span,
-                    f"this is {bound.value!r}",
-                    help="compare block parameters, e.g. `if (stride > 1) { ... }`, or pass "
-                    "true/false",
-                )
-            )
-            return current
-        if bound.value:
-            return self.body(then[0].body, current, scope)
-        return self.body(other[0].body, current, scope) if other else current
-
-    def branch(self, stmt: Statement, current: int | None, scope: Scope) -> int | None:
-        mode = stmt.args[0].value.value if len(stmt.args) == 1 else None
-        if mode not in ("concat", "add"):
-            self.report(
-                error(
-                    "E0215",
-                    "`branch` needs a merge mode: concat or add",
-                    stmt.args[0].span if stmt.args else stmt.name_span,
-                    "expected `concat` or `add`",
-                    help="e.g. `branch concat { conv 32 1x1 } { conv 32 3x3 padding=same }`",
-                )
-            )
-            return current
-        if len(stmt.clauses) < 2:
-            self.report(
-                error(
-                    "E0215",
-                    "`branch` needs at least two { } paths",
-                    stmt.span,
-                    "one path is just a stack; write its layers directly",
-                )
-            )
-            return current
-        if current is None:
-            return self.no_input(stmt.name_span)
-        outs = tuple(self.body(c.body, current, scope) for c in stmt.clauses)
-        return self.merge(mode, stmt, outs, scope, "branch")
-
-    def merge(self, kind: str, stmt: Statement, inputs: tuple, scope: Scope, role: str) -> int:
-        node = Node(
-            index=len(self.nodes),
-            name=self.fresh_name(kind),
-            kind=kind,
-            inputs=tuple(i for i in inputs if i is not None),
-            span=stmt.name_span,
-            name_span=stmt.name_span,
-            trace=scope.trace,
-            role=role,
-        )
-        self.nodes.append(node)
-        return node.index
-
-    # -- layers -------------------------------------------------------------------------------
-
-    def layer(
-        self, stmt: Statement, current: int | None, scope: Scope, kind: str = ""
-    ) -> int | None:
-        args = stmt.args
-        name = stmt.name
-        if not kind:
-            if lookup(name) is not None:
-                kind = canonical(name)
-            elif name in ACTIVATIONS:
-                kind = "activation"
-                fn = Value("name", name, name, stmt.name_span)
-                args = (Arg(None, fn, stmt.name_span), *args)
-            else:
-                self.unknown_name(name, stmt.name_span, is_call=False)
-                return current
-        if kind != "input" and current is None:
-            return self.no_input(stmt.name_span)
-        raw_args: list[RawArg] = []
-        explicit: str | None = None
-        for arg in args:
-            if arg.key == "name":
-                explicit = self.explicit_name(arg, scope)
-                continue
-            bound = self.resolve(arg.value, scope)
-            if bound is None:
-                # already reported; the validate pass skips this node instead of adding
-                # "missing argument" on top
-                bound = Bound(None, "error", arg.value.text)
-            raw_args.append(
-                RawArg(
-                    key=arg.key,
-                    value=bound.value,
-                    text=bound.text,
-                    span=arg.span,
-                    value_kind=bound.kind,
-                )
-            )
-        node = Node(
-            index=len(self.nodes),
-            name=explicit or self.fresh_name(kind),
-            kind=kind,
-            args=tuple(raw_args),
-            inputs=() if current is None else (current,),
-            span=stmt.span,
-            name_span=stmt.name_span,
-            trace=scope.trace,
-            explicit_name=explicit is not None,
-        )
-        self.nodes.append(node)
-        return node.index
-
-    def explicit_name(self, arg: Arg, scope: Scope) -> str | None:
-        bound = self.resolve(arg.value, scope)
-        text = bound.value if bound else None
-        if not isinstance(text, str) or not text.isidentifier():
-            self.report(
-                error("E0217", "a layer name must be an identifier", arg.span, "not a valid name")
-            )
-            return None
-        if text in self.names or scope.trace:
-            if scope.trace:
-                msg = "named layers inside blocks would repeat their name in every instance"
-                self.report(error("E0217", msg, arg.span, "name inside a block"))
-            else:
+    def local_name(
+        self, ctx: _Context, key: int, explicit: str | None, where: Span, fused: bool = False
+    ) -> str:
+        """The name of an item in its scope, checked for uniqueness there."""
+        if ctx.names is None:
+            if explicit is not None:
                 self.report(
                     error(
                         "E0217",
-                        f"two layers are named `{text}`",
-                        arg.span,
-                        "second use",
-                        related=((self.names[text], "first used here"),),
+                        "layers inside a `sequential` group are named by their position",
+                        where,
+                        "no `name=` here",
+                        help="drop `name=`: the items of a group are numbered 0, 1, 2, ...",
                     )
                 )
-            return None
-        self.names[text] = arg.span
-        return text
+            local = str(ctx.position)
+            ctx.position += 2 if fused else 1  # a fused activation is its own PyTorch module
+            return local
+        local = explicit or ctx.names.get(key) or f"layer_{len(ctx.used) + 1}"
+        if explicit is not None and explicit in ctx.used:
+            first = ctx.used[explicit]
+            self.report(
+                error(
+                    "E0217",
+                    f"two layers are named `{explicit}`",
+                    where,
+                    "second use",
+                    related=((first, "first used here"),) if first else (),
+                )
+            )
+            local = ctx.names.get(key) or f"layer_{len(ctx.used) + 1}"
+        ctx.used.setdefault(local, where if explicit else None)
+        return local
 
-    def fresh_name(self, kind: str) -> str:
-        while True:
-            self.counters[kind] = self.counters.get(kind, 0) + 1
-            candidate = f"{kind}_{self.counters[kind]}"
-            if candidate not in self.names:
-                self.names[candidate] = None  # type: ignore[assignment]
-                return candidate
+    # -- nodes ----------------------------------------------------------------------------------
+
+    def add(self, node: Node) -> int:
+        """Append a node (expansion has already bounded how many there are)."""
+        self.nodes.append(node)
+        return node.index
+
+    def layer(self, x: XLayer, current: int | None, ctx: _Context, local: str | None) -> int | None:
+        """A layer node reading ``current``."""
+        if x.kind != "input" and current is None:
+            return self.no_input(x.stmt.name_span)
+        if local is None:
+            where = x.name_span or x.stmt.name_span
+            local = self.local_name(ctx, id(x.stmt), x.name, where, _fuses_activation(x))
+        return self.add(
+            Node(
+                index=len(self.nodes),
+                name=ctx.prefix(local),
+                kind=x.kind,
+                args=x.args,
+                inputs=() if current is None else (current,),
+                span=x.stmt.span,
+                name_span=x.stmt.name_span,
+                trace=x.trace,
+                explicit_name=x.name is not None,
+                scope=ctx.scope.index,
+            )
+        )
+
+    def merge(self, kind: str, x, inputs: tuple, ctx: _Context, role: str) -> int:
+        """An ``add`` or ``concat`` node joining ``inputs`` (``x``: the residual or branch)."""
+        stmt = x.stmt
+        local = self.local_name(ctx, id(stmt), None, stmt.name_span)
+        return self.add(
+            Node(
+                index=len(self.nodes),
+                name=ctx.prefix(local),
+                kind=kind,
+                inputs=tuple(i for i in inputs if i is not None),
+                span=stmt.name_span,
+                name_span=stmt.name_span,
+                trace=x.trace,
+                role=role,
+                scope=ctx.scope.index,
+            )
+        )
+
+    def residual(self, x: XResidual, current: int | None, ctx: _Context) -> int | None:
+        """``residual``: the body's output plus the shortcut's (or the input's)."""
+        if current is None:
+            return self.no_input(x.stmt.name_span)
+        start = current
+        main_out = self.items(x.body, start, ctx)
+        short_out = self.items(x.shortcut, start, ctx) if x.shortcut else start
+        if main_out == start:
+            main = next(c for c in x.stmt.clauses if c.name is None)
+            self.report(error("E0214", "the residual body is empty", main.span, "no layers"))
+            return current
+        role = "residual_identity" if short_out == start else "residual"
+        return self.merge("add", x, (main_out, short_out), ctx, role)
+
+    def branch(self, x: XBranch, current: int | None, ctx: _Context) -> int | None:
+        """``branch``: every path from the same input, merged by ``concat`` or ``add``."""
+        if current is None:
+            return self.no_input(x.stmt.name_span)
+        outs = tuple(self.items(path, current, ctx) for path in x.paths)
+        return self.merge(x.mode, x, outs, ctx, "branch")
+
+    def scope(self, x: XScope, current: int | None, ctx: _Context, local: str | None) -> int | None:
+        """A block instance, repeat, iteration or sequential group: a new scope."""
+        if current is None:
+            return self.no_input(x.stmt.name_span)
+        if x.kind == "repeat" and ctx.names is None and local is None:
+            # inside a sequential group, iterations are items of the group itself
+            return self.iterations(x, current, ctx, spliced=True)
+        if local is None:
+            explicit = x.name if ctx.names is not None and x.kind != "sequential" else None
+            key = id(x.stmt)
+            if x.kind == "sequential" and ctx.names is not None:
+                local = x.name or "sequential"
+                self._claim(ctx, local, x.stmt.name_span)
+            else:
+                local = self.local_name(ctx, key, explicit, x.stmt.name_span)
+        scope = Scope(
+            index=len(self.scopes),
+            parent=ctx.scope.index,
+            kind=x.kind,
+            name=ctx.prefix(local),
+            local=local,
+            label=x.label,
+            key=x.key,
+            span=x.stmt.span,
+            env=x.env,
+            decisions=x.decisions,
+            definition=x.definition,
+            collapse=x.collapse,
+        )
+        self.scopes.append(scope)
+        inner = self.context(scope)
+        if x.kind != "repeat":
+            return self.items(x.body, current, inner)
+        inner.names = None  # a repeat's iterations are numbered
+        return self.iterations(x, current, inner, spliced=False)
+
+    def iterations(self, x: XScope, current: int | None, ctx: _Context, spliced: bool):
+        """The iterations of a repeat, numbered in ``ctx``.
+
+        An iteration whose only statement is one item (a layer, a block call, a group) is that
+        item; others are scopes of their own.  In a repeat's own scope every iteration is one
+        child, so a layer with a fused activation (two PyTorch modules) is a scope there;
+        spliced into a ``sequential`` group, the group numbers the activation too.
+        """
+        for iteration in x.body:
+            single = iteration.collapse and len(iteration.body) == 1
+            if single and spliced:
+                current = self.item(iteration.body[0], current, ctx)
+            elif single and not _fused(iteration.body[0]):
+                current = self.item(iteration.body[0], current, ctx, local=self._next(ctx))
+            else:
+                current = self.scope(iteration, current, ctx, local=self._next(ctx))
+        return current
+
+    @staticmethod
+    def _next(ctx: _Context) -> str:
+        local = str(ctx.position)
+        ctx.position += 1
+        return local
+
+    def _claim(self, ctx: _Context, local: str, where: Span) -> None:
+        if local in ctx.used:
+            first = ctx.used[local]
+            self.report(
+                error(
+                    "E0217",
+                    f"two layers are named `{local}`",
+                    where,
+                    "second use",
+                    related=((first, "first used here"),) if first else (),
+                )
+            )
+        ctx.used.setdefault(local, where)
 
     def no_input(self, span: Span) -> None:
+        """Report, once, a layer that comes before the model's input."""
         if not self.reported_no_input:
             self.reported_no_input = True
             self.report(
@@ -446,45 +329,101 @@ class _Lowerer(BlockExpander, TrainSectionReader):
             )
         return None
 
-    def unknown_name(self, name: str, span: Span, *, is_call: bool) -> None:
-        candidates = all_names() + list(self.blocks)
-        close = closest(name, candidates)
-        what = "block" if is_call else "layer kind"
-        self.report(
-            error(
-                "E0200",
-                f"unknown {what} `{name}`",
-                span,
-                f"not a known {what}",
-                help=f"did you mean `{close}`?"
-                if close
-                else "run `specc layers` to list every layer kind",
-            )
-        )
+
+def _fused(x) -> bool:
+    return isinstance(x, XLayer) and _fuses_activation(x)
 
 
-def _name_clause_as_arg(stmt: Statement) -> Statement:
-    """Read ``repeat n { }``, ``if flag { }``, ``branch concat { }`` as argument plus body.
+def _fuses_activation(x: XLayer) -> bool:
+    """Whether a layer applies a (non-linear) activation of its own: ``conv 8 3x3 relu``."""
+    if x.kind == "activation":
+        return False
+    kind = lookup(x.kind)
+    words = kind.words if kind is not None else {}
+    for arg in x.args:
+        if arg.key == "activation":
+            return arg.value not in (None, "linear")
+        if arg.key is None and isinstance(arg.value, str) and arg.value in words:
+            key, value = words[arg.value]
+            if key == "activation":
+                return value != "linear"
+    return False
 
-    The generic grammar takes a name right before ``{`` as a clause name (``shortcut { }``);
-    for ``repeat``, ``if`` and ``branch`` that name is the count, condition or merge mode.
+
+# -- static names -------------------------------------------------------------------------------
+
+
+def static_names(definition: tuple) -> dict[int, str]:
+    """The default local name of every statement of a definition's body, keyed by the
+    identity of the statement (the AST is alive while it is lowered).
+
+    Layers are numbered per kind in written order, walking into ``residual``, ``branch`` and
+    both sides of every ``if`` (so that every instance names alike), but not into block calls,
+    ``repeat`` or ``sequential`` bodies, which are scopes of their own.  A merge is numbered
+    after the layers of its paths, as it comes after them.  Explicit literal ``name=`` values
+    are skipped by the numbering.
     """
-    if stmt.args or not stmt.clauses or stmt.clauses[0].name is None:
-        return stmt
-    first = stmt.clauses[0]
-    value = Value("name", first.name, first.name, first.name_span)
-    body = Clause(None, first.body, first.span)
-    return stmt._replace(
-        args=(Arg(None, value, first.name_span),), clauses=(body, *stmt.clauses[1:])
-    )
+    taken = _explicit_names(definition)
+    counters: dict[str, int] = {}
+    names: dict[int, str] = {}
+
+    def fresh(kind: str) -> str:
+        while True:
+            counters[kind] = counters.get(kind, 0) + 1
+            candidate = f"{kind}_{counters[kind]}"
+            if candidate not in taken:
+                return candidate
+
+    def walk(nodes: tuple) -> None:
+        for node in nodes:
+            if isinstance(node, Call):
+                names[id(node)] = fresh(node.name)
+            elif isinstance(node, Statement):
+                stmt = node
+                if stmt.name in ("repeat", "if", "branch", "sequential"):
+                    stmt = name_clause_as_arg(stmt)
+                if stmt.name in ("residual", "branch"):
+                    for clause in stmt.clauses:
+                        walk(clause.body)
+                    mode = "concat" if _branch_mode(stmt) == "concat" else "add"
+                    names[id(node)] = fresh(mode)
+                elif stmt.name == "if":
+                    for clause in stmt.clauses:
+                        walk(clause.body)
+                elif stmt.name == "repeat":
+                    names[id(node)] = fresh("repeat")
+                elif stmt.name not in ("sequential", "model", "train"):
+                    kind = canonical(stmt.name) if lookup(stmt.name) else stmt.name
+                    if stmt.name in ACTIVATIONS and lookup(stmt.name) is None:
+                        kind = "activation"
+                    names[id(node)] = fresh(kind)
+
+    walk(definition)
+    return names
+
+
+def _branch_mode(stmt: Statement) -> str | None:
+    if stmt.name != "branch" or len(stmt.args) != 1:
+        return None
+    return stmt.args[0].value.value
+
+
+def _explicit_names(nodes: tuple) -> set[str]:
+    """Literal ``name=`` values written in a body (outside nested scopes)."""
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, BlockDef):
+            continue
+        for arg in node.args:
+            if arg.key == "name" and arg.value.kind == "name":
+                found.add(arg.value.value)
+        if isinstance(node, Statement) and node.name in ("residual", "branch", "if"):
+            for clause in node.clauses:
+                found |= _explicit_names(clause.body)
+    return found
 
 
 def _default_name(file_name: str) -> str:
     stem = file_name.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
     cleaned = "".join(c if c.isalnum() else "_" for c in stem).strip("_") or "model"
     return cleaned if not cleaned[0].isdigit() else f"model_{cleaned}"
-
-
-def lower(source: SourceFile, program: tuple, diagnostics: list[Diagnostic]) -> Model | None:
-    """Lower a parsed spec to the IR graph, appending any diagnostics."""
-    return _Lowerer(source, diagnostics).program(program)

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from specc import data_catalog
-from specc.diagnostics import Diagnostic, closest, error
+from specc.diagnostics import Diagnostic, closest, error, friendly_message
+from specc.exprs import sites_of
 from specc.ir import Model, Node, Shape
 from specc.layers import ShapeError, fmt_shape, lookup
 from specc.source import Span
@@ -198,29 +199,6 @@ def _report_validation(state: State, node: Node, kind, exc: ValidationError, spa
         )
 
 
-def friendly_message(err: dict) -> str:
-    """A pydantic validation error as a short phrase: ``must be greater than 0``."""
-    ctx = err.get("ctx") or {}
-    kind = err["type"]
-    if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
-    if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "must be a whole number"
-    if kind in ("tuple_type", "too_long", "too_short"):
-        return "has the wrong number of values"
-    if kind == "bool_type" or kind == "bool_parsing":
-        return "must be true or false"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    return err["msg"].lower()
-
-
 def check_dtypes(state: State) -> None:
     """Integer ids (``input L dtype=int``) may only feed kinds that take them (embedding)."""
     for node in state.model.nodes:
@@ -291,7 +269,7 @@ def _shape_diagnostic(state: State, node: Node, exc: ShapeError, inputs: list[Sh
             help_ = tuple(
                 h + f", or drop the {source.kind} on line {source.span.line}" for h in help_
             )
-    related += [(site, "in this block instance") for site in node.trace]
+    related += sites_of(node.trace)
     return error(
         exc.code,
         message,

@@ -1,21 +1,23 @@
 """The ``train { ... }`` section: read its settings into a validated TrainConfig.
 
-Mixed into the lowering pass (:class:`TrainSectionReader`); every setting is checked where it is
-written -- unknown keys with a did-you-mean, the dataset, the loss the harness supports, and
-the keyword arguments each optimizer accepts.
+:func:`read_train` is a plain function of the section's statement and a reporter; every
+setting is checked where it is written -- unknown keys with a did-you-mean, the dataset, the
+loss the harness supports, and the keyword arguments each optimizer accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from specc import data_catalog
-from specc.blocks import Scope
-from specc.diagnostics import closest, error
+from specc.diagnostics import Diagnostic, closest, error, friendly_message
+from specc.exprs import resolve
 from specc.ir import LOSSES, METRICS, OPTIMIZER_OPTIONS, TrainConfig
-from specc.passes import friendly_message as _friendly
 from specc.source import Span
 from specc.syntax import Arg, Statement
+
+Report = Callable[[Diagnostic], None]
 
 _TRAIN_KEYS = {
     "data": "data",
@@ -30,30 +32,27 @@ _TRAIN_KEYS = {
 }
 
 
-class TrainSectionReader:
-    """Mixin for the lowering pass: sets ``self.train`` from the spec's train section.
+def read_train(stmt: Statement | None, report: Report) -> TrainConfig:
+    """The validated settings of a ``train { ... }`` section (the defaults when there is none);
+    every mistake is reported at the setting where it is written."""
+    if stmt is None:
+        return TrainConfig()
+    return _Reader(report).section(stmt)
 
-    Expects ``report``, ``resolve`` and ``train`` on the class it is mixed into.
-    """
 
-    def train_section(self, stmt: Statement) -> None:
-        if self.train.span is not None:
-            self.report(
-                error(
-                    "E0401",
-                    "the train section appears twice",
-                    stmt.name_span,
-                    "second train section",
-                    related=((self.train.span, "first train section"),),
-                    help="merge the two into one `train { ... }`",
-                )
-            )
-            return
+class _Reader:
+    """Reads one train section, reporting through ``report``."""
+
+    def __init__(self, report: Report):
+        self.report = report
+
+    def section(self, stmt: Statement) -> TrainConfig:
+        """The section's settings, validated as a TrainConfig."""
         if stmt.args or len(stmt.clauses) != 1 or stmt.clauses[0].name is not None:
             self.report(
                 error("E0401", "`train` needs one { } body", stmt.span, "expected `train { ... }`")
             )
-            return
+            return TrainConfig(span=stmt.name_span)
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         items: dict[str, Statement] = {}
@@ -93,7 +92,7 @@ class TrainSectionReader:
             if parsed is not None:
                 values.update(parsed)
         try:
-            self.train = TrainConfig(**values, span=stmt.name_span, spans=spans)
+            return TrainConfig(**values, span=stmt.name_span, spans=spans)
         except Exception as exc:  # pydantic.ValidationError
             for err in getattr(exc, "errors", list)():
                 field_name = str(err["loc"][0]) if err.get("loc") else ""
@@ -101,7 +100,7 @@ class TrainSectionReader:
                 # name the setting as written (`batch`, not `batch_size`), point at its value
                 written = item.name if item else field_name
                 where = item.args[0].span if item and item.args else stmt.name_span
-                message = _friendly(err)
+                message = friendly_message(err)
                 self.report(
                     error(
                         "E0404",
@@ -110,7 +109,7 @@ class TrainSectionReader:
                         f"{message}, got {err.get('input')!r}",
                     )
                 )
-            self.train = TrainConfig(span=stmt.name_span, spans=spans)
+            return TrainConfig(span=stmt.name_span, spans=spans)
 
     def train_value(self, key: str, item: Statement) -> dict[str, Any] | None:
         positional = [a for a in item.args if a.key is None]
@@ -221,7 +220,7 @@ class TrainSectionReader:
                 )
                 ok = False
                 continue
-            bound = self.resolve(a.value, Scope())
+            bound = resolve(a.value, {}, self.report)
             if bound is None or not isinstance(bound.value, int | float):
                 self.report(error("E0404", f"`{a.key}` must be a number", a.span, "not a number"))
                 ok = False

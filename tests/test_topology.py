@@ -226,10 +226,11 @@ def test_expression_on_unknown_name_is_located():
 # -- repeat -----------------------------------------------------------------------------------
 
 
-def test_repeat_stacks_copies_with_fresh_names():
+def test_repeat_stacks_copies_in_numbered_iterations():
     result = ok("input 16\nrepeat 3 { dense 8 relu\n dropout 0.1 }\ndense 2\n")
     dense = node_by_kind(result, "dense")
-    assert [n.name for n in dense] == ["dense_1", "dense_2", "dense_3", "dense_4"]
+    names = ["repeat_1.0.dense_1", "repeat_1.1.dense_1", "repeat_1.2.dense_1", "dense_1"]
+    assert [n.name for n in dense] == names
     assert [result.infos[n.index].trainable for n in dense] == [136, 72, 72, 18]
     assert result.model.is_sequential
 
