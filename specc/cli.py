@@ -1,8 +1,9 @@
-"""The ``specc`` command line: check, emit, train, port-weights, layers.
+"""The ``specc`` command line: check, emit, train, port-weights, layers, explain.
 
 ``check`` and ``emit`` import neither TensorFlow nor PyTorch; ``train`` and ``port-weights``
-import them lazily, only when run.  Exit status: 0 when every spec is valid, 1 when any spec has
-errors, 2 for usage errors (bad flags, files that cannot be read or written).
+import them lazily, only when run.  Exit status (:class:`specc.exit_codes.ExitCode`): 0 when
+every spec is valid, 1 when any spec has errors, 2 for usage errors (bad flags, files that
+cannot be read or written), 3 for a bug in specc.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from specc import __version__
+from specc.exit_codes import ExitCode
 from specc.startup import disable_pydantic_plugins
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 disable_pydantic_plugins()
 BACKENDS = ("keras", "torch")
 
@@ -51,10 +52,11 @@ def _read(path: str):
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``specc check SPEC...``: report shapes, counts and every error of each spec."""
-    from specc.report import render_diagnostics, render_table, to_document
+    from specc.report import explain_hint, render_diagnostics, render_table, to_document
 
-    status = EXIT_OK
+    status = ExitCode.OK
     first = True
+    codes: list[str] = []
     for path in args.specs:
         checked = _read(path)
         if args.format == "json":
@@ -62,10 +64,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         elif checked.ok:
             print(("" if first else "\n") + render_table(checked, explain=args.explain))
         else:
-            print(("" if first else "\n") + render_diagnostics(checked), file=sys.stderr)
+            text = render_diagnostics(checked, hint=False)
+            print(("" if first else "\n") + text, file=sys.stderr)
+            codes += (d.code for d in checked.diagnostics)
         if not checked.ok:
-            status = EXIT_ERRORS
+            status = ExitCode.ERRORS
         first = False
+    if codes:  # once per run, naming every code that occurred, as rustc does
+        print("\n" + explain_hint(codes), file=sys.stderr)
     return status
 
 
@@ -76,20 +82,20 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from specc.fsutil import atomic_write
 
     texts = {path: _read_text(path) for path in args.specs}
-    status = EXIT_OK
+    status = ExitCode.OK
     for path, text in texts.items():
         try:
             formatted = format_source(text, path)
         except SpecError as exc:
             print(render_all(exc.source, exc.diagnostics), file=sys.stderr)
             print(f"{path}: not formatted (syntax errors)", file=sys.stderr)
-            status = EXIT_ERRORS
+            status = ExitCode.ERRORS
             continue
         if formatted == text:
             continue
         if args.check:
             print(f"would reformat {path}", file=sys.stderr)
-            status = EXIT_ERRORS
+            status = ExitCode.ERRORS
         else:
             atomic_write(path, formatted)
             print(f"reformatted {path}", file=sys.stderr)
@@ -112,27 +118,27 @@ def cmd_emit(args: argparse.Namespace) -> int:
     checked = _read(args.spec)
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     backends = BACKENDS if to_folder else (args.backend,)
     limits = [d for backend in backends for d in backend_diagnostics(checked, backend)]
     if limits:  # a valid spec that this backend cannot express, located
         print(render_diagnostics(checked, limits), file=sys.stderr)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     try:  # render everything before writing anything
         sources = {backend: emit_source(checked, backend) for backend in backends}
     except EmitError as exc:  # a valid spec this backend cannot express
         print(f"specc: error: {exc}", file=sys.stderr)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     if not to_folder and args.output in (None, "-"):
         sys.stdout.write(sources[args.backend])
-        return EXIT_OK
+        return ExitCode.OK
     for backend, code in sources.items():
         path = Path(args.output)
         if to_folder:
             path = path / f"{checked.model.name}_{backend}.py"
         atomic_write(path, code)
         print(f"wrote {path} ({backend})", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -143,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     checked = _read(args.spec)
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     return train_command(checked, args)
 
 
@@ -155,7 +161,7 @@ def cmd_port_weights(args: argparse.Namespace) -> int:
     checked = _read(args.spec)
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
-        return EXIT_ERRORS
+        return ExitCode.ERRORS
     return port_command(checked, args)
 
 
@@ -173,7 +179,37 @@ def cmd_layers(args: argparse.Namespace) -> int:
         aliases = ", ".join(sorted(by_kind.get(name, [])))
         suffix = f"  (also: {aliases})" if aliases else ""
         print(f"{name:<{width}}{kind.summary}{suffix}")
-    return EXIT_OK
+    return ExitCode.OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``specc explain [CODE]``: the long explanation of a diagnostic code, with an example;
+    without a code, every code with its title."""
+    from specc import error_codes
+
+    if args.code is None:
+        print(error_codes.listing(), end="")
+        return ExitCode.OK
+    entry = error_codes.lookup(args.code)
+    if entry is None:
+        raise UsageError(_unknown_code(args.code))
+    print(error_codes.render(entry, error_codes.example_report(entry)), end="")
+    return ExitCode.OK
+
+
+def _unknown_code(written: str) -> str:
+    """Why ``written`` has no explanation, with the closest code when there is one."""
+    from specc import error_codes
+    from specc.diagnostics import closest
+
+    code = error_codes.normalize(written)
+    if code is None:
+        return (
+            f"`{written}` is not an error code: codes look like E0301 (`specc explain` lists them)"
+        )
+    close = closest(code, error_codes.codes())
+    hint = f"did you mean {close}?" if close else "`specc explain` lists every code"
+    return f"no error code {code}: {hint}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     layers = sub.add_parser("layers", help="list the layer kinds")
     layers.set_defaults(func=cmd_layers)
+
+    explain = sub.add_parser("explain", help="explain an error code, with an example")
+    explain.add_argument(
+        "code", nargs="?", metavar="CODE", help="e.g. E0301; without it, list every code"
+    )
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 
@@ -294,7 +336,7 @@ def _exit_now(status: int) -> NoReturn:
         pass
     except OSError as exc:  # e.g. a full disk under `> file`: the output is incomplete
         print(f"specc: error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        status = status or EXIT_USAGE
+        status = status or ExitCode.USAGE
     with contextlib.suppress(OSError):
         sys.stderr.flush()
     os._exit(status)
@@ -306,16 +348,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return args.func(args)
     except UsageError as exc:
         print(f"specc: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
         print("specc: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return EXIT_OK
+        return ExitCode.OK
     except OSError as exc:  # the file system refused: a full disk, a read-only folder, ...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"specc: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except Exception as exc:
         if os.environ.get("SPECC_DEBUG"):
             raise
@@ -324,7 +366,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "This is a bug in specc; rerun with SPECC_DEBUG=1 for the traceback.",
             file=sys.stderr,
         )
-        return 3
+        return ExitCode.INTERNAL
 
 
 # Commands that only read specs and write text or files they have already closed.

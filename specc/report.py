@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from specc.compiler import CheckedModel
 from specc.diagnostics import render_all, to_json
 from specc.layers import fmt_shape
@@ -110,11 +112,31 @@ def to_document(checked: CheckedModel) -> dict:
     return doc
 
 
-def render_diagnostics(checked: CheckedModel, diagnostics=None) -> str:
+def render_diagnostics(checked: CheckedModel, diagnostics=None, *, hint: bool = True) -> str:
     """Every diagnostic of a spec (or the ``diagnostics`` given), rendered, followed by a
-    one-line count of the errors."""
+    one-line count of the errors and (unless ``hint`` is false: ``specc check`` of several
+    specs gives it once, at the end) the :func:`explain_hint`."""
     diagnostics = checked.diagnostics if diagnostics is None else diagnostics
     errors = sum(1 for d in diagnostics if d.severity == "error")
     text = render_all(checked.source, diagnostics)
     plural = "s" if errors != 1 else ""
-    return f"{text}\n\n{checked.source.name}: {errors} error{plural}"
+    text = f"{text}\n\n{checked.source.name}: {errors} error{plural}"
+    closing = explain_hint(d.code for d in diagnostics if d.severity == "error") if hint else ""
+    return f"{text}\n\n{closing}" if closing else text
+
+
+def explain_hint(codes: Iterable[str]) -> str:
+    """rustc's closing lines: which codes ``specc explain`` explains ("" for none).
+
+    Every code raised has an explanation (``tests/test_error_codes.py`` sees to it), so the
+    catalogue itself is not read here: rendering errors stays as fast as it was.
+    """
+    unique = sorted(set(codes))
+    if not unique:
+        return ""
+    if len(unique) == 1:
+        return f"For more information about this error, try `specc explain {unique[0]}`."
+    return (
+        f"Some errors have detailed explanations: {', '.join(unique)}.\n"
+        f"For more information about an error, try `specc explain {unique[0]}`."
+    )

@@ -1,8 +1,9 @@
-"""Locate the files that ship beside the code: the grammar and the backend templates.
+"""Locate the files that ship beside the code: the grammar, the backend templates and the
+error-code explanations.
 
-In a wheel they live inside the package (``specc/grammars``, ``specc/templates``); in a source
-checkout or an editable install they are top-level folders next to ``specc/``.  This is the
-one place that knows both layouts.
+In a wheel they live inside the package (``specc/grammars``, ``specc/templates``,
+``specc/explanations``); in a source checkout or an editable install they are top-level
+folders next to ``specc/``.  This is the one place that knows both layouts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 @cache
 def data_dir(name: str) -> Path:
-    """Return the directory holding the shipped folder ``name`` ("grammars" or "templates")."""
+    """Return the directory holding the shipped folder ``name`` ("grammars", "templates", ...)."""
     for candidate in (_PACKAGE_DIR / name, _PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate

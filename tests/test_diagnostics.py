@@ -61,7 +61,8 @@ def test_bad_spec_exits_1_with_errors_on_stderr(spec: Path):
     assert "internal error" not in err
     assert "Traceback" not in err
     assert re.search(r"^error\[E\d{4}\]: ", err, re.MULTILINE)
-    assert err.rstrip().endswith(("1 error", "errors"))
+    assert re.search(rf"^{re.escape(display_path(spec))}: \d+ errors?$", err, re.MULTILINE)
+    assert err.rstrip().splitlines()[-1].startswith("For more information about")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
