@@ -11,6 +11,7 @@ from specc.diagram.png import PngUnavailable
 
 if TYPE_CHECKING:
     from specc.compiler import CheckedModel
+    from specc.diagram.groups import Group
 
 FORMATS = ("svg", "png", "dot")
 SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
@@ -35,13 +36,23 @@ def choose_format(path: str | None, explicit: str | None = None) -> str:
 
 
 def render(
-    checked: CheckedModel, fmt: str, *, depth: int | None = None, direction: str = "TB"
+    checked: CheckedModel,
+    fmt: str,
+    *,
+    depth: int | None = None,
+    direction: str = "TB",
+    found: list[Group] | None = None,
 ) -> str | bytes:
-    """The diagram of a valid checked model: SVG or DOT text, or the bytes of a PNG."""
+    """The diagram of a valid checked model: SVG or DOT text, or the bytes of a PNG.
+
+    ``found`` are the groups to draw (default: :func:`specc.diagram.groups.groups`).
+    """
     from specc.diagram.graph import build_diagram
     from specc.diagram.groups import groups
 
-    diagram = build_diagram(checked, groups(checked), depth)
+    if found is None:
+        found = groups(checked)
+    diagram = build_diagram(checked, found, depth)
     if fmt == "dot":
         from specc.diagram.dot import render_dot
 

@@ -11,29 +11,17 @@ from specc.diagram.metrics import FONT_FAMILY
 from specc.diagram.scene import WIRE, PathShape, RectShape, Scene, TextShape
 
 ARROW_ID = "specc-arrow"
-_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;"}
+# what XML needs escaped in text and in double-quoted attributes; the characters XML 1.0 does
+# not allow at all (most control characters, lone surrogates) become U+FFFD
+_ESCAPES: dict[int, str] = {code: "\ufffd" for code in range(0x20) if chr(code) not in "\t\r"}
+_ESCAPES.update({code: "\ufffd" for code in (*range(0xD800, 0xE000), 0xFFFE, 0xFFFF)})
+_ESCAPES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"})
+_ESCAPES[ord("\n")] = "&#10;"
 
 
 def escape(text: str) -> str:
-    """``text`` safe inside XML character data and double-quoted attributes.
-
-    Characters XML 1.0 does not allow at all (most control characters) become U+FFFD.
-    """
-    out = []
-    for char in text:
-        if char in _XML_ESCAPES:
-            out.append(_XML_ESCAPES[char])
-        elif _forbidden(char):
-            out.append("\ufffd")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def _forbidden(char: str) -> bool:
-    code = ord(char)
-    control = code < 0x20 and char not in "\t\r"
-    return control or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
+    """``text`` safe inside XML character data and double-quoted attributes."""
+    return text.translate(_ESCAPES)
 
 
 def number(value: float) -> str:
@@ -75,6 +63,11 @@ def _attrs(attrs: dict[str, str]) -> str:
     return "".join(f' {key}="{escape(value)}"' for key, value in attrs.items())
 
 
+def _plain(attrs: dict[str, str]) -> str:
+    """Attributes made here of numbers and colour names: nothing to escape."""
+    return "".join(f' {key}="{value}"' for key, value in attrs.items())
+
+
 def _shape(shape) -> str:
     if isinstance(shape, RectShape):
         r = shape.rect
@@ -90,7 +83,7 @@ def _shape(shape) -> str:
         if shape.stroke:
             attrs["stroke"] = shape.stroke
             attrs["stroke-width"] = number(shape.stroke_width)
-        return f"<rect{_attrs(attrs)}/>"
+        return f"<rect{_plain(attrs)}/>"
     if isinstance(shape, TextShape):
         line = shape.line
         attrs = {"x": number(shape.x), "y": number(shape.y), "font-size": number(line.size)}
@@ -99,7 +92,7 @@ def _shape(shape) -> str:
         if shape.anchor != "start":
             attrs["text-anchor"] = shape.anchor
         attrs["fill"] = shape.fill
-        return f"<text{_attrs(attrs)}>{escape(line.text)}</text>"
+        return f"<text{_plain(attrs)}>{escape(line.text)}</text>"
     if isinstance(shape, PathShape):
         attrs = {
             "d": path_data(shape),
@@ -109,7 +102,7 @@ def _shape(shape) -> str:
         }
         if shape.arrow:
             attrs["marker-end"] = f"url(#{ARROW_ID})"
-        return f"<path{_attrs(attrs)}/>"
+        return f"<path{_plain(attrs)}/>"
     raise TypeError(f"cannot draw {type(shape).__name__}")
 
 

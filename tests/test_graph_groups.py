@@ -1,0 +1,217 @@
+"""Groups: how :func:`specc.diagram.groups.groups` finds block instances, and how the diagram
+draws any nesting of :class:`~specc.diagram.groups.Group` records it is given.
+
+The drawing tests here do not go through ``groups()``: they hand the diagram groups the trace
+could never give (around residual and branch bodies, groups of kind ``repeat``), as the IR's
+scopes will, and random specs with blocks, repeats, residuals and branches nested at random.
+"""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from specc.compiler import check_text
+from specc.diagram.groups import Group, groups
+from specc.diagram.output import render
+from specc.report import to_document
+from tests.emitted import check_spec, spec_paths
+from tests.graph_svg import (
+    check_depth,
+    check_groups,
+    check_layers_and_edges,
+    check_readable,
+    group_levels,
+    parse,
+)
+
+NESTED = """
+model nested
+input 8x8x3
+block b(f) { conv f 3x3 padding=same; relu }
+block s(f, n) {
+  repeat n { conv f 1x1 }
+  b(f)
+}
+repeat 3 { b(4) }
+s(8, 2)
+repeat (1 + 1) { s(2, 2) }
+globalavgpool
+dense 2 softmax
+"""
+
+
+def checked_text(text: str):
+    checked = check_text(text, "nested.spec")
+    assert checked.ok, [d.message for d in checked.diagnostics]
+    return checked
+
+
+def names(checked, group: Group) -> list[str]:
+    return [checked.model.nodes[i].name for i in group.nodes]
+
+
+def test_block_instances_from_repeat_and_nested_calls():
+    checked = checked_text(NESTED)
+    found = groups(checked)
+    summary = [(g.path, g.label, g.parent is not None, len(g.nodes)) for g in found]
+    assert summary == [
+        ("b_1", "b(4)", False, 2),
+        ("b_2", "b(4)", False, 2),
+        ("b_3", "b(4)", False, 2),
+        ("s_1", "s(8, 2)", False, 4),  # its own `repeat 2 { conv }` stays one instance
+        ("s_1.b_1", "b(f)", True, 2),
+        ("s_2", "s(2, 2)", False, 4),  # a count written as an expression
+        ("s_2.b_1", "b(f)", True, 2),
+        ("s_3", "s(2, 2)", False, 4),
+        ("s_3.b_1", "b(f)", True, 2),
+    ]
+    by_id = {g.id: g for g in found}
+    for g in found:
+        if g.parent:
+            assert set(g.nodes) < set(by_id[g.parent].nodes)
+            assert g.path.startswith(by_id[g.parent].path + ".")
+    assert names(checked, found[0]) == ["conv2d_1", "activation_1"]
+    assert names(checked, found[3]) == ["conv2d_4", "conv2d_5", "conv2d_6", "activation_4"]
+
+
+@pytest.mark.parametrize("spec", spec_paths(), ids=[p.stem for p in spec_paths()])
+def test_groups_follow_the_call_sites_of_every_spec(spec):
+    """Every node inside a block instance is in a group nested as deep as its call chain,
+    groups hold consecutive nodes, nest properly and never share a node with a sibling."""
+    checked = check_spec(spec)
+    found = groups(checked)
+    level = group_levels(found)
+    innermost = {}
+    for g in found:
+        assert list(g.nodes) == list(range(g.nodes[0], g.nodes[-1] + 1))
+        assert checked.source.text_of(checked.model.nodes[g.nodes[0]].trace[0]) or g.label
+        for i in g.nodes:
+            innermost[i] = g
+    for node in checked.model.nodes:
+        if node.trace:
+            group = innermost[node.index]
+            assert level[group.id] == len(node.trace)
+            assert checked.source.text_of(node.trace[0]).strip() == group.label
+        else:
+            assert node.index not in innermost
+    siblings: dict = {}
+    for g in found:
+        siblings.setdefault(g.parent, []).append(set(g.nodes))
+    for sets in siblings.values():
+        assert sum(len(s) for s in sets) == len(set().union(*sets))
+
+
+# -- drawing groups the trace cannot express ------------------------------------------------------
+
+
+def scope_like_groups(checked) -> list[Group]:
+    """Groups as the IR's scopes may give them for specs/tiny_inception.spec: around the
+    concat branch and each of its paths, around a residual inside the add branch, a repeat."""
+    index = {node.name: node.index for node in checked.model.nodes}
+
+    def span(first: str, last: str) -> tuple[int, ...]:
+        return tuple(range(index[first], index[last] + 1))
+
+    return [
+        Group("g1", None, "branch concat", "branch", "branch_1", span("conv2d_3", "concat_1")),
+        Group("g2", "g1", "path 2", "sequential", "branch_1.1", span("conv2d_4", "conv2d_5")),
+        Group("g3", "g1", "path 3", "sequential", "branch_1.2", span("maxpool2d_1", "conv2d_6")),
+        Group("g4", None, "branch add", "branch", "branch_2", span("conv2d_7", "add_3")),
+        Group("g5", "g4", "residual", "residual", "branch_2.0", span("conv2d_7", "add_2")),
+        Group("g6", None, "head", "repeat", "head", span("activation_1", "dropout_1")),
+    ]
+
+
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_any_nesting_of_groups_is_drawn_and_closed(direction):
+    checked = check_spec(next(p for p in spec_paths() if p.stem == "tiny_inception"))
+    found = scope_like_groups(checked)
+    doc = to_document(checked)
+    drawing = parse(render(checked, "svg", direction=direction, found=found))
+    check_layers_and_edges(drawing, doc)
+    check_groups(drawing, checked, found)
+    check_readable(drawing)
+    for depth in (0, 1):
+        drawing = parse(render(checked, "svg", depth=depth, direction=direction, found=found))
+        check_depth(drawing, checked, doc, found, depth)
+        check_readable(drawing)
+
+
+# -- random structures ------------------------------------------------------------------------
+
+RANDOM_BLOCKS = """
+block unit(f=8) { conv f 3x3 padding=same; bn; relu }
+block res() { residual { unit(8); conv 8 1x1 } }
+block pair(n) { repeat n { unit() } }
+"""
+LAYERS = ("conv 8 3x3 padding=same", "relu", "bn", "conv 8 1x1 use_bias=false", "dropout 0.1")
+CALLS = ("unit()", "unit(8)", "res()", "pair(2)", "pair(1)")
+
+
+@st.composite
+def body(draw, depth: int = 0) -> list[str]:
+    """A random sequence of statements that keeps an 8-channel image an 8-channel image."""
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        choice = draw(st.integers(0, 6 if depth < 2 else 1))
+        if choice == 0:
+            items.append(draw(st.sampled_from(LAYERS)))
+        elif choice == 1:
+            items.append(draw(st.sampled_from(CALLS)))
+        elif choice == 2:
+            items.append("residual { " + "; ".join(draw(body(depth + 1))) + " }")
+        elif choice == 3:
+            main, short = draw(body(depth + 1)), draw(body(depth + 1))
+            items.append(f"residual {{ {'; '.join(main)} }} shortcut {{ {'; '.join(short)} }}")
+        elif choice == 4:
+            paths = [draw(body(depth + 1)) for _ in range(draw(st.integers(2, 3)))]
+            items.append("branch add " + " ".join("{ " + "; ".join(p) + " }" for p in paths))
+        elif choice == 5:
+            paths = [draw(body(depth + 1)) for _ in range(2)]
+            items.append("branch concat " + " ".join("{ " + "; ".join(p) + " }" for p in paths))
+            items.append("conv 8 1x1")
+        else:
+            count = draw(st.integers(1, 2))
+            items.append(f"repeat {count} {{ " + "; ".join(draw(body(depth + 1))) + " }")
+    return items
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body(), st.sampled_from(["TB", "LR"]), st.sampled_from([None, 0, 1]))
+def test_random_structures_are_drawn_readably(statements, direction, depth):
+    text = (
+        "model random\ninput 8x8x8\n"
+        + RANDOM_BLOCKS
+        + "\n".join(statements)
+        + "\nglobalavgpool\ndense 3 softmax\n"
+    )
+    checked = checked_text(text)
+    found = groups(checked)
+    doc = to_document(checked)
+    drawing = parse(render(checked, "svg", depth=depth, direction=direction))
+    if depth is None:
+        check_layers_and_edges(drawing, doc)
+        check_groups(drawing, checked, found)
+    else:
+        check_depth(drawing, checked, doc, found, depth)
+    check_readable(drawing)
+
+
+def test_labels_with_markup_characters_survive_svg_and_dot():
+    text = (
+        "model markup\ninput 8x8x3\n"
+        "block b(f, big=false) { if big { conv f 1x1 } else { conv f 3x3 padding=same } }\n"
+        "b(4, big=(3 > 2))\nb(4, big=(1 < 0))\nflatten\ndense 2\n"
+    )
+    checked = checked_text(text)
+    expected = ["b(4, big=(3 > 2))", "b(4, big=(1 < 0))"]
+    assert [g.label for g in groups(checked)] == expected
+    drawing = parse(render(checked, "svg"))
+    assert [g.attrs["data-label"] for g in drawing.of("group")] == expected
+    assert [g.texts[0].text.split(" · ")[0] for g in drawing.of("group")] == expected
+    closed = parse(render(checked, "svg", depth=0)).nodes()
+    assert [b.texts[0].text for b in closed.values() if "data-group" in b.attrs] == expected
+    dot = render(checked, "dot")
+    assert 'label="b(4, big=(3 > 2)) · ' in dot
