@@ -17,7 +17,7 @@ from pathlib import Path
 from specc.diagram.scene import PathShape, RectShape, Scene, TextShape
 from specc.diagram.svg import curve_controls
 
-MAX_PIXELS = 40_000_000  # a larger drawing is scaled down to this many pixels
+MAX_PIXELS = 20_000_000  # a larger drawing is drawn at a smaller scale, to this many pixels
 ARROW_LENGTH, ARROW_HALF_WIDTH = 7.8, 3.1  # as the SVG's marker at a 1.3 px wire
 
 
@@ -79,16 +79,25 @@ def _text(draw, shape: TextShape, scale: float) -> None:
 
 def _path(draw, shape: PathShape, scale: float) -> None:
     points = [shape.start]
+    heading = None  # where the wire points at its end, as the SVG marker takes it
     for kind, point in shape.steps:
+        last = points[-1]
+        if math.dist(last, point) < 1e-6:
+            continue
         if kind == "C":
-            points.extend(_curve(points[-1], point, shape.down))
+            points.extend(_curve(last, point, shape.down))
+            _, c2 = curve_controls(last, point, shape.down)
+            heading = (point[0] - c2[0], point[1] - c2[1])
+            if math.hypot(*heading) < 1e-6:
+                heading = (point[0] - last[0], point[1] - last[1])
         else:
             points.append(point)
+            heading = (point[0] - last[0], point[1] - last[1])
     scaled = [(x * scale, y * scale) for x, y in points]
     width = max(1, round(shape.stroke_width * scale))
     draw.line(scaled, fill=shape.stroke, width=width, joint="curve")
-    if shape.arrow:
-        _arrow(draw, scaled, shape.stroke, shape.stroke_width / 1.3 * scale)
+    if shape.arrow and heading is not None:
+        _arrow(draw, scaled[-1], heading, shape.stroke, shape.stroke_width / 1.3 * scale)
 
 
 def _curve(a, b, down: bool, steps: int = 12):
@@ -103,16 +112,9 @@ def _curve(a, b, down: bool, steps: int = 12):
     return out
 
 
-def _arrow(draw, points, color: str, scale: float) -> None:
-    tip = points[-1]
-    for base in reversed(points[:-1]):
-        dx, dy = tip[0] - base[0], tip[1] - base[1]
-        length = math.hypot(dx, dy)
-        if length > 1e-6:
-            break
-    else:
-        return
-    ux, uy = dx / length, dy / length
+def _arrow(draw, tip, heading, color: str, scale: float) -> None:
+    length = math.hypot(*heading)
+    ux, uy = heading[0] / length, heading[1] / length
     back = (tip[0] - ux * ARROW_LENGTH * scale, tip[1] - uy * ARROW_LENGTH * scale)
     side = (-uy * ARROW_HALF_WIDTH * scale, ux * ARROW_HALF_WIDTH * scale)
     draw.polygon(
