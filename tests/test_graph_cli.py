@@ -72,6 +72,14 @@ def test_without_a_file_the_svg_goes_to_stdout():
     assert dot.returncode == 0 and dot.stdout.startswith(b'digraph "cifar10_cnn"')
 
 
+def test_a_png_goes_down_a_pipe():
+    result = _specc("graph", "specs/cifar10_cnn.spec", "--format", "png")
+    assert result.returncode == 0 and result.stderr == b""
+    image = Image.open(io.BytesIO(result.stdout))
+    image.load()
+    assert image.format == "PNG"
+
+
 def test_a_spec_with_errors_prints_checks_diagnostics_and_writes_nothing(tmp_path):
     spec = tmp_path / "bad.spec"
     spec.write_text("input 8x8x3\nconv 16 9x9\ndense 10\nmaxpol 2\n")

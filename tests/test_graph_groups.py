@@ -215,3 +215,17 @@ def test_labels_with_markup_characters_survive_svg_and_dot():
     assert [b.texts[0].text for b in closed.values() if "data-group" in b.attrs] == expected
     dot = render(checked, "dot")
     assert 'label="b(4, big=(3 > 2)) · ' in dot
+
+
+def test_a_closed_group_named_like_a_layer_keeps_both_apart():
+    text = "model clash\ninput 8\nblock b() { dense 4; relu }\ndense 4 name=b_1\nb()\ndense 2\n"
+    checked = checked_text(text)
+    (group,) = groups(checked)
+    assert group.path == "b_1"
+    drawing = parse(render(checked, "svg", depth=0))
+    nodes = drawing.nodes()
+    assert nodes["b_1"].attrs["data-kind"] == "dense" and "data-group" not in nodes["b_1"].attrs
+    (closed,) = [n for n in nodes.values() if "data-group" in n.attrs]
+    assert closed.attrs["data-label"] == "b()"
+    check_depth(drawing, checked, to_document(checked), [group], 0)
+    check_readable(drawing)

@@ -128,15 +128,18 @@ def build_diagram(checked: CheckedModel, found: list[Group], depth: int | None =
     }
     boxes: dict[str, Box] = {}
     box_of: dict[int, str] = {}
+    layer_names = {node.name for node in model.nodes}
     for node in model.nodes:
         groups_above = chain(innermost.get(node.index))
         closed = next((gid for gid in groups_above if gid not in opened), None)
         if closed is not None:
             group = by_id[closed]
-            box_of[node.index] = group.path
-            if group.path not in boxes:
+            # a closed group's box is named by its path, unless a layer has that name
+            box_id = group.path if group.path not in layer_names else f"{group.path}/{group.id}"
+            box_of[node.index] = box_id
+            if box_id not in boxes:
                 parent = group.parent if group.parent in containers else None
-                boxes[group.path] = _group_box(checked, group, parent)
+                boxes[box_id] = _group_box(checked, group, parent, box_id)
             continue
         container = groups_above[-1] if groups_above else None
         boxes[node.name] = _layer_box(checked, node, container)
@@ -223,7 +226,7 @@ def _layer_box(checked: CheckedModel, node, container: str | None) -> Box:
     )
 
 
-def _group_box(checked: CheckedModel, group: Group, container: str | None) -> Box:
+def _group_box(checked: CheckedModel, group: Group, container: str | None, box_id: str) -> Box:
     infos = checked.infos
     total = sum(infos[i].params for i in group.nodes)
     trainable = sum(infos[i].trainable for i in group.nodes)
@@ -233,7 +236,7 @@ def _group_box(checked: CheckedModel, group: Group, container: str | None) -> Bo
     names = checked.model.nodes
     tooltip = f"{group.path}: {group.label}\n" + ", ".join(names[i].name for i in group.nodes)
     return Box(
-        id=group.path,
+        id=box_id,
         title=group.label,
         lines=tuple(lines),
         kind=group.kind,

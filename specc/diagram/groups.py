@@ -57,7 +57,7 @@ def groups(checked: CheckedModel) -> list[Group]:
     repetition becomes a group of its own.  The scopes of the IR remove that guess.
     """
     model = checked.model
-    if model is None:
+    if model is None or not any(node.trace for node in model.nodes):
         return []
     sites = _call_sites(checked)
     chains = [tuple(reversed(node.trace)) for node in model.nodes]
