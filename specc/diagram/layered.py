@@ -2,10 +2,9 @@
 
 The classic steps: assign every item a rank (longest path from the sources), replace each link
 that spans several ranks by a chain of points, order every rank to reduce crossings (barycenter
-sweeps, keeping the best order seen), place items across the flow (each rank in turn pulled
-towards its neighbours and solved exactly as a weighted isotonic regression under minimum
-separations, so nothing overlaps), stack the ranks along the flow, and route each link through
-its points.
+sweeps, keeping the best order seen), place items across the flow in straight columns that
+never overlap (:mod:`specc.diagram.placement`), stack the ranks along the flow, and route each
+link through its points.
 
 Coordinates are abstract: ``o`` runs across the flow (x when the diagram runs top to bottom),
 ``r`` along it.  An item's ``along`` is its size in ``o``, ``across`` its size in ``r``.  Items
@@ -16,17 +15,14 @@ rank's band (where no other item can be), curves cross the empty gap between two
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import itertools
-import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
+from specc.diagram.placement import place_across
+
 Point = tuple[float, float]
 Route = tuple[Point, tuple[tuple[str, Point], ...]]
-
-POINT_ROLES = ("point", "in", "out")
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,9 @@ class Placed:
 
 
 @dataclass
-class _Node:
+class Node:
+    """An item, or a point where a long link crosses a rank, in the ranked graph."""
+
     along: float
     across: float
     role: str
@@ -82,7 +80,9 @@ class _Node:
 
 
 @dataclass
-class _Edge:
+class Edge:
+    """A link, or a piece of one, between two adjacent ranks; offsets as :class:`Link`'s."""
+
     a: int
     b: int
     weight: float
@@ -93,12 +93,12 @@ class _Edge:
 def layout(items: Sequence[Item], links: Sequence[Link], spacing: Spacing = Spacing()) -> Placed:
     """Place ``items`` and route ``links`` (which must form a DAG over the items)."""
     index = {item.key: i for i, item in enumerate(items)}
-    nodes = [_Node(item.along, item.across, item.role) for item in items]
+    nodes = [Node(item.along, item.across, item.role) for item in items]
     _assign_ranks(nodes, [(index[link.source], index[link.target]) for link in links])
     edges, chains = _split_long_links(nodes, links, index)
     layers = _initial_order(nodes, edges)
     crossings = _reduce_crossings(nodes, edges, layers)
-    o, root = _place_across(nodes, edges, layers, spacing)
+    o, root = place_across(nodes, edges, layers, spacing)
     band_start, band_end, extent = _stack_ranks(nodes, edges, layers, o, spacing)
     left = min((o[v] - nodes[v].along / 2 for v in range(len(nodes))), default=0.0)
     o = [x - left for x in o]
@@ -123,7 +123,7 @@ def layout(items: Sequence[Item], links: Sequence[Link], spacing: Spacing = Spac
 # -- ranks ------------------------------------------------------------------------------------
 
 
-def _assign_ranks(nodes: list[_Node], pairs: list[tuple[int, int]]) -> None:
+def _assign_ranks(nodes: list[Node], pairs: list[tuple[int, int]]) -> None:
     """Longest path from the sources; ports in on rank 0 and ports out on the last rank."""
     n = len(nodes)
     succ: list[list[int]] = [[] for _ in range(n)]
@@ -154,22 +154,22 @@ def _assign_ranks(nodes: list[_Node], pairs: list[tuple[int, int]]) -> None:
 
 
 def _split_long_links(
-    nodes: list[_Node], links: Sequence[Link], index: dict
-) -> tuple[list[_Edge], list[list[int]]]:
+    nodes: list[Node], links: Sequence[Link], index: dict
+) -> tuple[list[Edge], list[list[int]]]:
     """One edge per pair of adjacent ranks: a point on every rank a link passes."""
-    edges: list[_Edge] = []
+    edges: list[Edge] = []
     chains: list[list[int]] = []
     for link in links:
         a, b = index[link.source], index[link.target]
         chain = []
         previous, off = a, link.source_offset
         for rank in range(nodes[a].rank + 1, nodes[b].rank):
-            nodes.append(_Node(0.0, 0.0, "point", rank))
+            nodes.append(Node(0.0, 0.0, "point", rank))
             point = len(nodes) - 1
-            edges.append(_Edge(previous, point, link.weight, off, 0.0))
+            edges.append(Edge(previous, point, link.weight, off, 0.0))
             chain.append(len(edges) - 1)
             previous, off = point, 0.0
-        edges.append(_Edge(previous, b, link.weight, off, link.target_offset))
+        edges.append(Edge(previous, b, link.weight, off, link.target_offset))
         chain.append(len(edges) - 1)
         chains.append(chain)
     return edges, chains
@@ -178,7 +178,7 @@ def _split_long_links(
 # -- order within ranks -----------------------------------------------------------------------
 
 
-def _initial_order(nodes: list[_Node], edges: list[_Edge]) -> list[list[int]]:
+def _initial_order(nodes: list[Node], edges: list[Edge]) -> list[list[int]]:
     """Ranks filled in depth-first order from the sources: chains stay in one column."""
     succ: list[list[int]] = [[] for _ in nodes]
     has_pred = [False] * len(nodes)
@@ -199,7 +199,7 @@ def _initial_order(nodes: list[_Node], edges: list[_Edge]) -> list[list[int]]:
     return layers
 
 
-def _reduce_crossings(nodes: list[_Node], edges: list[_Edge], layers: list[list[int]]) -> int:
+def _reduce_crossings(nodes: list[Node], edges: list[Edge], layers: list[list[int]]) -> int:
     """Barycenter sweeps down and up; keeps the order with the fewest crossings seen."""
     preds: list[list[tuple[int, float]]] = [[] for _ in nodes]
     succs: list[list[tuple[int, float]]] = [[] for _ in nodes]
@@ -240,7 +240,7 @@ def _reduce_crossings(nodes: list[_Node], edges: list[_Edge], layers: list[list[
     return best_count
 
 
-def _fraction(node: _Node, offset: float) -> float:
+def _fraction(node: Node, offset: float) -> float:
     """Where on an item a link ends, as a fraction of a position (ports of groups)."""
     if not offset or node.along <= 0:
         return 0.0
@@ -248,7 +248,7 @@ def _fraction(node: _Node, offset: float) -> float:
 
 
 def _count_crossings(
-    nodes: list[_Node], edges: list[_Edge], layers: list[list[int]], position: list[int]
+    nodes: list[Node], edges: list[Edge], layers: list[list[int]], position: list[int]
 ) -> int:
     by_rank: dict[int, list[tuple[float, float]]] = {}
     for e in edges:
@@ -282,170 +282,9 @@ def _inversions(values: list[float]) -> int:
 # -- coordinates ------------------------------------------------------------------------------
 
 
-def _separation(a: _Node, b: _Node, spacing: Spacing) -> float:
-    points = (a.role in POINT_ROLES) + (b.role in POINT_ROLES)
-    gap = (spacing.items, spacing.point, spacing.points)[points]
-    return (a.along + b.along) / 2 + gap
-
-
-def _place_across(
-    nodes: list[_Node], edges: list[_Edge], layers: list[list[int]], spacing: Spacing
-) -> tuple[list[float], list[int]]:
-    """Centres across the flow (and each item's block): straight columns (blocks) placed as
-    close as they can get to their neighbours without overlapping.
-
-    As in Brandes and Köpf's method, items are first aligned into blocks, vertical runs that
-    will share one position: a long link's points, a chain of items with one way in and one
-    way out, the main path into a residual merge, the middle branch of a fork.  Blocks are then
-    packed from the left and moved, one at a time, towards the weighted mean of the blocks they
-    link to, within the room their neighbours in each rank leave.
-    """
-    root, rel = _align(nodes, edges, layers)
-    x = _place_blocks(nodes, edges, layers, root, rel, spacing)
-    if x is None:  # cannot happen for non-crossing blocks; single items always place
-        root, rel = list(range(len(nodes))), [0.0] * len(nodes)
-        x = _place_blocks(nodes, edges, layers, root, rel, spacing)
-    return [x[root[v]] + rel[v] for v in range(len(nodes))], root
-
-
-def _align(nodes: list[_Node], edges: list[_Edge], layers: list[list[int]]):
-    """Blocks: each item joined to at most one item above, alignments never crossing."""
-    n = len(nodes)
-    position = [0] * n
-    for layer in layers:
-        for i, v in enumerate(layer):
-            position[v] = i
-    outdegree, indegree = [0] * n, [0] * n
-    succ_pos: list[list[int]] = [[] for _ in range(n)]
-    pred_pos: list[list[int]] = [[] for _ in range(n)]
-    for e in edges:
-        outdegree[e.a] += 1
-        indegree[e.b] += 1
-        succ_pos[e.a].append(position[e.b])
-        pred_pos[e.b].append(position[e.a])
-    for lists in (succ_pos, pred_pos):
-        for values in lists:
-            values.sort()
-
-    def priority(e: _Edge) -> tuple:
-        points = (nodes[e.a].role == "point") + (nodes[e.b].role == "point")
-        chain = outdegree[e.a] == 1 and indegree[e.b] == 1
-        if points == 2:
-            first = 1000.0
-        elif chain:
-            first = 100.0 + e.weight
-        else:
-            first = e.weight - 0.5 * points
-        # between equals, the middle one of a fork or of a merge
-        succs, preds = succ_pos[e.a], pred_pos[e.b]
-        middle = abs(succs.index(position[e.b]) - (len(succs) - 1) / 2) + abs(
-            preds.index(position[e.a]) - (len(preds) - 1) / 2
-        )
-        return (-first, middle, position[e.b])
-
-    by_rank: dict[int, list[_Edge]] = {}
-    for e in edges:
-        by_rank.setdefault(nodes[e.a].rank, []).append(e)
-    root = list(range(n))
-    rel = [0.0] * n
-    joined_below = [False] * n
-    joined_above = [False] * n
-    for candidates in by_rank.values():
-        candidates.sort(key=priority)
-        tops: list[int] = []  # positions above of the accepted alignments, sorted
-        bottoms: list[int] = []  # their positions below, in the same order
-        for e in candidates:
-            if joined_below[e.a] or joined_above[e.b]:
-                continue
-            top, bottom = position[e.a], position[e.b]
-            i = bisect.bisect_left(tops, top)
-            if (i and bottoms[i - 1] >= bottom) or (i < len(tops) and bottoms[i] <= bottom):
-                continue  # it would cross an alignment already made
-            tops.insert(i, top)
-            bottoms.insert(i, bottom)
-            joined_below[e.a] = joined_above[e.b] = True
-            root[e.b] = root[e.a]
-            rel[e.b] = rel[e.a] + e.off_a - e.off_b
-    return root, rel
-
-
-def _place_blocks(
-    nodes: list[_Node],
-    edges: list[_Edge],
-    layers: list[list[int]],
-    root: list[int],
-    rel: list[float],
-    spacing: Spacing,
-) -> dict[int, float] | None:
-    """Each block's position, or None if the blocks' left-to-right order is contradictory."""
-    blocks = sorted(set(root))
-    gap: dict[tuple[int, int], float] = {}  # (left block, right block) -> least distance
-    for layer in layers:
-        for a, b in itertools.pairwise(layer):
-            need = _separation(nodes[a], nodes[b], spacing) + rel[a] - rel[b]
-            key = (root[a], root[b])
-            gap[key] = max(gap.get(key, -math.inf), need)
-    right_of: dict[int, list[tuple[int, float]]] = {b: [] for b in blocks}
-    left_of: dict[int, list[tuple[int, float]]] = {b: [] for b in blocks}
-    for (a, b), need in gap.items():
-        right_of[a].append((b, need))
-        left_of[b].append((a, need))
-    order = _topological(blocks, right_of)
-    if order is None:
-        return None
-    x = {}
-    for b in order:  # packed from the left
-        x[b] = max((x[a] + need for a, need in left_of[b]), default=0.0)
-    pulls: dict[int, list[tuple[int, float, float]]] = {b: [] for b in blocks}
-    for e in edges:
-        a, b = root[e.a], root[e.b]
-        if a == b:
-            continue
-        straight = (nodes[e.a].role == "point") + (nodes[e.b].role == "point")
-        w = e.weight * (1.0, 2.0, 8.0)[straight]
-        # x[b] + rel[e.b] + off_b should meet x[a] + rel[e.a] + off_a
-        shift = rel[e.a] + e.off_a - rel[e.b] - e.off_b
-        pulls[b].append((a, w, shift))
-        pulls[a].append((b, w, -shift))
-    sweeps = (order, order[::-1])
-    for sweep in range(60):
-        moved = 0.0
-        for b in sweeps[sweep % 2]:
-            if not pulls[b]:
-                continue
-            total = sum(w for _, w, _ in pulls[b])
-            want = sum(w * (x[a] + shift) for a, w, shift in pulls[b]) / total
-            low = max((x[a] + need for a, need in left_of[b]), default=-math.inf)
-            high = min((x[c] - need for c, need in right_of[b]), default=math.inf)
-            new = min(max(want, low), high) if low <= high else x[b]
-            moved = max(moved, abs(new - x[b]))
-            x[b] = new
-        if moved < 0.01:
-            break
-    return x
-
-
-def _topological(blocks: list[int], right_of: dict[int, list[tuple[int, float]]]):
-    indegree = {b: 0 for b in blocks}
-    for b in blocks:
-        for c, _ in right_of[b]:
-            indegree[c] += 1
-    ready = [b for b in blocks if indegree[b] == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        b = heapq.heappop(ready)
-        order.append(b)
-        for c, _ in right_of[b]:
-            indegree[c] -= 1
-            if indegree[c] == 0:
-                heapq.heappush(ready, c)
-    return order if len(order) == len(blocks) else None
-
-
 def _stack_ranks(
-    nodes: list[_Node],
-    edges: list[_Edge],
+    nodes: list[Node],
+    edges: list[Edge],
     layers: list[list[int]],
     o: list[float],
     spacing: Spacing,
@@ -472,7 +311,7 @@ def _stack_ranks(
 
 
 def _spread_ends(
-    nodes: list[_Node], edges: list[_Edge], o: list[float], root: list[int]
+    nodes: list[Node], edges: list[Edge], o: list[float], root: list[int]
 ) -> list[list[float]]:
     """Final end offsets: several links into (or out of) one box meet it side by side.
 
@@ -508,8 +347,8 @@ def _spread_ends(
 
 
 def _route(
-    nodes: list[_Node],
-    edges: list[_Edge],
+    nodes: list[Node],
+    edges: list[Edge],
     chain: list[int],
     o: list[float],
     r_of: list[float],

@@ -203,13 +203,7 @@ def _lay_out_level(
 ) -> None:
     """Lay out one level; its sub-groups are laid out already."""
     level = levels[key]
-    items = []
-    for item in level.items:
-        if item.role == "group":
-            child = levels[item.key[1]]
-            along, across = (child.width, child.height) if down else (child.height, child.width)
-            item = Item(item.key, along, across, "group")
-        items.append(item)
+    items = [Item(item.key, *_extent(item, levels, down), item.role) for item in level.items]
     links = []
     for (source, target), index in level.links.items():
         a, off_a = _end_item(source, levels)
@@ -276,7 +270,7 @@ def _assemble(
         headers[key] = Header(level.header.line, ox + level.header.x, oy + level.header.y)
         for item in level.items:
             k = item.key
-            along = placed_along(level, item, levels, down)
+            along = _extent(item, levels, down)
             x, y = point(key, placed.o[k] - along[0] / 2, placed.r[k])
             w, h = (along[0], along[1]) if down else (along[1], along[0])
             if k[0] == "box":
@@ -305,8 +299,8 @@ def _assemble(
     return DiagramLayout(root.width, root.height, direction, boxes, groups, headers, shapes, drawn)
 
 
-def placed_along(level: _Level, item: Item, levels: dict, down: bool) -> tuple[float, float]:
-    """(along, across) of an item as it was placed (a group's come from its own layout)."""
+def _extent(item: Item, levels: dict[str | None, _Level], down: bool) -> tuple[float, float]:
+    """(along, across) of an item; a group's come from its own layout, done already."""
     if item.role == "group":
         child = levels[item.key[1]]
         return (child.width, child.height) if down else (child.height, child.width)
