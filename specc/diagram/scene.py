@@ -132,6 +132,7 @@ def build_scene(diagram: Diagram, placed: DiagramLayout) -> Scene:
             shapes=[TextShape(title.x, title.y, title.line)],
         )
     )
+    inside = _boxes_inside(diagram)
     for cid, container in diagram.containers.items():
         rect = placed.groups[cid]
         header = placed.headers[cid]
@@ -148,9 +149,7 @@ def build_scene(diagram: Diagram, placed: DiagramLayout) -> Scene:
                     "data-kind": group.kind,
                     "data-depth": str(container.depth),
                     "data-params": str(container.params),
-                    "data-boxes": " ".join(
-                        b.id for b in diagram.boxes.values() if _inside(diagram, b, cid)
-                    ),
+                    "data-boxes": " ".join(inside.get(cid, [])),
                 },
                 tooltip=f"{group.path}: {group.label}",
                 shapes=[
@@ -206,13 +205,15 @@ def build_scene(diagram: Diagram, placed: DiagramLayout) -> Scene:
     return Scene(placed.width, placed.height, diagram.model, placed.direction, elements)
 
 
-def _inside(diagram: Diagram, box: Box, cid: str) -> bool:
-    container = box.container
-    while container is not None:
-        if container == cid:
-            return True
-        container = diagram.containers[container].parent
-    return False
+def _boxes_inside(diagram: Diagram) -> dict[str, list[str]]:
+    """For each open group, the boxes drawn inside it (in sub-groups too), in graph order."""
+    inside: dict[str, list[str]] = {}
+    for box in diagram.boxes.values():
+        container = box.container
+        while container is not None:
+            inside.setdefault(container, []).append(box.id)
+            container = diagram.containers[container].parent
+    return inside
 
 
 def _box_element(box: Box, rect: Rect, colors: tuple[str, str]) -> Element:
