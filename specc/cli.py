@@ -1,9 +1,9 @@
-"""The ``specc`` command line: check, emit, train, port-weights, layers, explain.
+"""The ``specc`` command line: check, emit, graph, train, port-weights, layers, explain.
 
-``check`` and ``emit`` import neither TensorFlow nor PyTorch; ``train`` and ``port-weights``
-import them lazily, only when run.  Exit status (:class:`specc.exit_codes.ExitCode`): 0 when
-every spec is valid, 1 when any spec has errors, 2 for usage errors (bad flags, files that
-cannot be read or written), 3 for a bug in specc.
+``check``, ``emit`` and ``graph`` import neither TensorFlow nor PyTorch; ``train`` and
+``port-weights`` import them lazily, only when run.  Exit status
+(:class:`specc.exit_codes.ExitCode`): 0 when every spec is valid, 1 when any spec has errors,
+2 for usage errors (bad flags, files that cannot be read or written), 3 for a bug in specc.
 """
 
 from __future__ import annotations
@@ -165,6 +165,38 @@ def cmd_port_weights(args: argparse.Namespace) -> int:
     return port_command(checked, args)
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    """``specc graph SPEC [-o FILE]``: draw the model as SVG, PNG or DOT (stdout: SVG)."""
+    from specc.diagram.output import PngUnavailable, choose_format, render, write_output
+    from specc.report import render_diagnostics
+
+    try:
+        fmt = choose_format(args.output, args.format)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.depth is not None and args.depth < 0:
+        raise UsageError("--depth takes a whole number, 0 or more")
+    to_stdout = args.output in (None, "-")
+    if to_stdout and fmt == "png" and sys.stdout.isatty():
+        raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
+    checked = _read(args.spec)
+    if not checked.ok:
+        print(render_diagnostics(checked), file=sys.stderr)
+        return ExitCode.ERRORS
+    try:
+        data = render(checked, fmt, depth=args.depth, direction=args.direction)
+    except PngUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    if to_stdout:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data.encode("utf-8") if isinstance(data, str) else data)
+        sys.stdout.buffer.flush()
+        return ExitCode.OK
+    write_output(args.output, data)
+    print(f"wrote {args.output} ({fmt})", file=sys.stderr)
+    return ExitCode.OK
+
+
 def cmd_layers(args: argparse.Namespace) -> int:
     """``specc layers``: list every layer kind with its usage."""
     from specc.layers import REGISTRY
@@ -277,6 +309,30 @@ def build_parser() -> argparse.ArgumentParser:
     port.add_argument("--to", dest="target", required=True, metavar="FILE")
     port.set_defaults(func=cmd_port_weights)
 
+    graph = sub.add_parser("graph", help="draw the model: SVG, PNG or DOT")
+    graph.add_argument("spec", metavar="SPEC")
+    graph.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="file to write; .svg, .png or .dot picks the format (default: SVG on stdout)",
+    )
+    graph.add_argument("--format", "-f", choices=("svg", "png", "dot"))
+    graph.add_argument(
+        "--depth",
+        type=int,
+        metavar="N",
+        help="open block instances N levels deep, draw deeper ones as one box (default: all)",
+    )
+    graph.add_argument(
+        "--direction",
+        type=str.upper,
+        choices=("TB", "LR"),
+        default="TB",
+        help="TB: top to bottom (default), LR: left to right",
+    )
+    graph.set_defaults(func=cmd_graph)
+
     layers = sub.add_parser("layers", help="list the layer kinds")
     layers.set_defaults(func=cmd_layers)
 
@@ -370,4 +426,4 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 # Commands that only read specs and write text or files they have already closed.
-QUICK_COMMANDS = frozenset({cmd_check, cmd_emit, cmd_fmt, cmd_layers})
+QUICK_COMMANDS = frozenset({cmd_check, cmd_emit, cmd_fmt, cmd_graph, cmd_layers})

@@ -9,8 +9,8 @@ import importlib
 
 
 def main() -> None:
-    """Rewrite the emitted-code and diagnostics golden files from the current code."""
-    for name in ("tests.golden_emit", "tests.golden_diagnostics"):
+    """Rewrite the emitted-code, diagnostics and diagram golden files from the current code."""
+    for name in ("tests.golden_emit", "tests.golden_diagnostics", "tests.golden_graph"):
         module = importlib.import_module(name)
         for path in module.regenerate():
             print(f"wrote {path}")

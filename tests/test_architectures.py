@@ -357,6 +357,7 @@ def test_relu6_is_keras_and_torch_relu6():
 PUBLISHED = {
     "vgg16": (138_357_544, 0),
     "resnet18": (11_689_512, None),  # torchvision: trainable only
+    "resnet50": (25_557_032, None),  # torchvision: trainable only
     "mobilenet_v2": (3_504_872, 3_538_984 - 3_504_872),
 }
 

@@ -1,7 +1,9 @@
-"""Names that follow the spec's scopes are real: ``specs/resnet18.spec`` names its parts as
-torchvision does (``conv1``, ``layer2.0.downsample.0``, ``fc``), so the emitted PyTorch module
-*is* torchvision's ResNet-18 as far as its weights go: the same state_dict keys and shapes,
-torchvision's weights load with ``strict=True``, and the two compute the same outputs.
+"""Names that follow the spec's scopes are real: ``specs/resnet18.spec`` and
+``specs/resnet50.spec`` name their parts as torchvision does (``conv1``,
+``layer2.0.downsample.0``, ``fc``), so the emitted PyTorch modules *are* torchvision's
+ResNet-18 and ResNet-50 as far as their weights go: the same state_dict keys and shapes (so the
+same parameters and BatchNorm statistics), torchvision's weights load with ``strict=True``, and
+the two compute the same outputs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from specc.compiler import check_text
 from tests import frameworks
 from tests.emitted import ROOT, load_emitted
 
-SPEC = ROOT / "specs" / "resnet18.spec"
+MODELS = ("resnet18", "resnet50")
 
 
 @pytest.fixture(scope="module")
@@ -25,30 +27,32 @@ def torchvision():
     return frameworks.torchvision()
 
 
-def _spec(torchvision_batchnorm: bool) -> str:
-    text = SPEC.read_text(encoding="utf-8")
+def _spec(name: str, torchvision_batchnorm: bool) -> str:
+    text = (ROOT / "specs" / f"{name}.spec").read_text(encoding="utf-8")
     if torchvision_batchnorm:  # torchvision's BatchNorm: momentum 0.1 (Keras's 0.9), eps 1e-5
         text = re.sub(r"\bbn\b", "bn momentum=0.9 epsilon=0.00001", text)
     return text
 
 
-def _emitted(tmp_path: Path, torchvision_batchnorm: bool = False):
-    checked = check_text(_spec(torchvision_batchnorm), "specs/resnet18.spec")
+def _emitted(name: str, tmp_path: Path, torchvision_batchnorm: bool = False):
+    checked = check_text(_spec(name, torchvision_batchnorm), f"specs/{name}.spec")
     assert checked.ok, [d.message for d in checked.diagnostics]
     return load_emitted(checked, "torch", tmp_path).build_model()
 
 
-def test_state_dict_has_torchvision_keys_and_shapes(torchvision, tmp_path):
-    ours = _emitted(tmp_path).state_dict()
-    theirs = torchvision.models.resnet18().state_dict()
+@pytest.mark.parametrize("name", MODELS)
+def test_state_dict_has_torchvision_keys_and_shapes(name, torchvision, tmp_path):
+    ours = _emitted(name, tmp_path).state_dict()
+    theirs = getattr(torchvision.models, name)().state_dict()
     assert list(ours) == list(theirs)
     for key, value in theirs.items():
         assert tuple(ours[key].shape) == tuple(value.shape), key
 
 
-def test_torchvision_weights_load_and_give_the_same_outputs(torchvision, tmp_path):
+@pytest.mark.parametrize("name", MODELS)
+def test_torchvision_weights_load_and_give_the_same_outputs(name, torchvision, tmp_path):
     torch.manual_seed(0)
-    reference = torchvision.models.resnet18().eval()
+    reference = getattr(torchvision.models, name)().eval()
     with torch.no_grad():  # BatchNorm statistics that are not the identity
         for module in reference.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -56,9 +60,9 @@ def test_torchvision_weights_load_and_give_the_same_outputs(torchvision, tmp_pat
                 module.running_var.uniform_(0.5, 1.5)
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.5, 0.5)
-    model = _emitted(tmp_path, torchvision_batchnorm=True).eval()
+    model = _emitted(name, tmp_path, torchvision_batchnorm=True).eval()
     model.load_state_dict(reference.state_dict(), strict=True)
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         expected = reference(x)
         got = model(x, logits=True)

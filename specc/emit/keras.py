@@ -23,6 +23,7 @@ from specc.emit.structure import (
     expression_candidates,
     identifier,
     instances,
+    repeat_items,
     same,
 )
 from specc.expand import name_clause_as_arg
@@ -294,27 +295,76 @@ class KerasEmitter:
 
     def group(self, insts: list[Instance], body: _Body, var: str) -> None:
         """A ``sequential`` group, in place on ``var``: its items in order, numbered."""
-        offset: list[str] = []  # the counts of the repeats spliced in so far
-        position = 0
-        for stmt in insts[0].scope.definition:
+        self._group_items(insts[0].scope.definition, insts, body, var, [])
+
+    def _group_items(
+        self, stmts: tuple, insts: list[Instance], body: _Body, var: str, terms: list[str]
+    ) -> list[str]:
+        """Write a group's statements; ``terms`` add up to the position of the next item (an
+        int, a repeat's count, an ``if``'s); returns the terms after them."""
+        terms = list(terms)
+        for stmt in stmts:
             if isinstance(stmt, Statement) and stmt.name in ("repeat", "if"):
                 stmt = name_clause_as_arg(stmt)
             if isinstance(stmt, Statement) and stmt.name == "if":
-                raise EmitError(f"{stmt.span}: `if` inside a sequential group is not written yet")
-            found = [inst.items.get(stmt.span, []) for inst in insts]
-            if not found[0]:
+                terms = self._group_if(stmt, insts, body, var, terms)
                 continue
-            where = _plus(position, offset)
+            found = [
+                repeat_items(inst, stmt)
+                if isinstance(stmt, Statement) and stmt.name == "repeat"
+                else inst.items.get(stmt.span, [])
+                for inst in insts
+            ]
+            if not any(found):
+                continue
+            where = _sum(terms)
             if isinstance(stmt, Statement) and stmt.name == "repeat":
                 counts = [len(f) for f in found]
-                offset.append(body.unifier.text(counts, _count_hint(stmt), "count"))
                 self._loop(stmt, found, body, var, where)
+                terms.append(body.unifier.text(counts, _count_hint(stmt), "count"))
                 continue
             local = where if where.isdigit() else f"{{{where}}}"
             items = [f[0] for f in found]
             self._one(stmt, items, self._prefixed(body, insts, body.prefix), var, local)
             fused = items[0][0] == "node" and _fused(self.plans[items[0][1]])
-            position += 2 if fused else 1
+            terms.append("2" if fused else "1")
+        return terms
+
+    def _group_if(
+        self, stmt: Statement, insts: list[Instance], body: _Body, var: str, terms: list[str]
+    ) -> list[str]:
+        """``if`` inside a group: each side numbers on from the same position."""
+        taken = [dict(inst.scope.decisions).get(stmt.span) for inst in insts]
+        then = next(c for c in stmt.clauses if c.name is None)
+        other = next((c for c in stmt.clauses if c.name == "else"), None)
+        sides = []
+        for flag, clause in ((True, then), (False, other)):
+            rows = [r for r, t in enumerate(taken) if t is flag]
+            mark = len(body.lines)
+            after = terms
+            if clause is not None and rows:
+                inner = self._narrow(body, rows)
+                after = self._group_items(clause.body, inner.insts, inner, var, terms)
+            sides.append((rows, body.lines[mark:], _sum(after[len(terms) :]) or "0"))
+            del body.lines[mark:]
+        (rows_t, lines_t, added_t), (rows_e, lines_e, added_e) = sides
+        if not rows_e or not rows_t:
+            lines, added = (lines_t, added_t) if rows_t else (lines_e, added_e)
+            body.lines += lines
+            return [*terms, added]
+        cond = stmt.args[0].value
+        text = to_python(cond, {n: n for n in names_in(cond)})
+        body.unifier.use(names_in(cond))
+        if lines_t:
+            body.lines.append(f"if {text}:")
+            body.lines += [f"    {line}" for line in lines_t]
+            if lines_e:
+                body.lines.append("else:")
+                body.lines += [f"    {line}" for line in lines_e]
+        elif lines_e:
+            body.lines.append(f"if not ({text}):")
+            body.lines += [f"    {line}" for line in lines_e]
+        return [*terms, f"({added_t} if {text} else {added_e})"]
 
     def _one(self, stmt, items: list, body: _Body, var: str, local: str) -> None:
         """One numbered item, in place on ``var``: a layer, a block call or a nested group,
@@ -432,11 +482,11 @@ def _fused(plan: KerasPlan) -> bool:
     return kwargs.get("activation") not in (None, "linear")
 
 
-def _plus(position: int, offset: list[str]) -> str:
-    terms = [t for t in offset if t != "0"]
-    if position or not terms:
-        terms = [str(position), *terms] if terms else [str(position)]
-    return " + ".join(terms)
+def _sum(terms: list[str]) -> str:
+    """``terms`` added up: the numbers folded into one, the expressions kept."""
+    number = sum(int(t) for t in terms if t.isdigit())
+    rest = [t for t in terms if not t.isdigit()]
+    return " + ".join(([str(number)] if number or not rest else []) + rest)
 
 
 def _fstring(prefix: str) -> str:

@@ -136,6 +136,31 @@ def _fit(indent: str, prefix: str, pieces: list[Piece], suffix: str) -> list[str
     return [head, *body, tail]
 
 
+_KEYWORDS = (" for ", " if ", " else ")
+
+
+def _clauses(pieces: list[Piece]) -> list[list[Piece]]:
+    """``a if b else c`` / ``x for y in z`` cut before each top-level keyword."""
+    out: list[list[Piece]] = [[]]
+    for piece in pieces:
+        if isinstance(piece, Group):
+            out[-1].append(piece)
+            continue
+        text = piece
+        while True:
+            cuts = [text.find(k) for k in _KEYWORDS if text.find(k) >= 0]
+            if not cuts:
+                break
+            at = min(cuts)
+            if text[:at]:
+                out[-1].append(text[:at])
+            out.append([])
+            text = text[at + 1 :]
+        if text:
+            out[-1].append(text)
+    return [clause for clause in out if clause]
+
+
 def _magic(pieces: list[Piece]) -> bool:
     """True when a group carries a magic trailing comma (ruff then always explodes it)."""
     for piece in pieces:
@@ -154,6 +179,10 @@ def _body(inner: str, group: Group) -> list[str]:
     one_line = inner + ", ".join(flat(item) for item in items)
     explode = group.trailing_comma or (len(items) > 1 and not group.is_call)
     if len(items) == 1 and not group.trailing_comma:
+        clauses = _clauses(items[0])
+        if len(clauses) > 1 and len(inner + flat(items[0])) > LINE_LENGTH:
+            # a conditional expression or a generator split at its keywords, as ruff does
+            return [line for clause in clauses for line in _fit(inner, "", clause, "")]
         return _fit(inner, "", items[0], "")
     if not explode and len(one_line) <= LINE_LENGTH and not any(_magic(i) for i in items):
         return [one_line]

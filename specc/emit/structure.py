@@ -124,19 +124,33 @@ class Unifier:
     loop_var: str | None = None
     first: list[bool] = field(default_factory=list)  # per row: the loop's first iteration
 
-    def text(self, values: list[Any], hint: str | None = None, name: str = "value") -> str:
-        """The Python text giving ``values[row]`` in every row."""
+    def text(
+        self,
+        values: list[Any],
+        hint: str | None = None,
+        name: str = "value",
+        derived: bool = False,
+    ) -> str:
+        """The Python text giving ``values[row]`` in every row.
+
+        ``derived`` values (a channel count, a parameter) are written as a name or expression
+        of the body when one fits, even where they happen to be the same in every row (in
+        one row, a constant proves nothing); other values as a literal when they can be.
+        """
         if hint is not None and all(
             same(evaluate(hint, env), v) for env, v in zip(self.envs, values, strict=True)
         ):
             self.use(_names(hint))
             return hint
-        if all(same(v, values[0]) for v in values):
+        constant = all(same(v, values[0]) for v in values)
+        if constant and not derived:
             return py(values[0])
         for cand in self.candidates:
             if all(same(c, v) for c, v in zip(cand.values, values, strict=True)):
                 self.use(_names(cand.text))
                 return cand.text
+        if constant:
+            return py(values[0])
         if self.loop_var and any(self.first) and not all(self.first):
             split = self._split(values, hint, name)
             if split is not None:
@@ -280,3 +294,14 @@ def count_value(stmt: Statement) -> Value | None:
     stmt = name_clause_as_arg(stmt)
     positional = [a for a in stmt.args if a.key is None]
     return positional[0].value if positional else None
+
+
+def repeat_items(inst: Instance, stmt: Statement) -> list[Item]:
+    """The items a ``repeat`` statement made directly in ``inst`` (spliced into a
+    ``sequential`` group): its iterations' single items, or the iteration scopes, in order."""
+    keys = [stmt.span]
+    body = stmt.clauses[0].body if stmt.clauses else ()
+    if len(body) == 1:
+        keys.append(body[0].span)
+    found = [item for key in keys for item in inst.items.get(key, [])]
+    return sorted(found, key=lambda item: item[1])  # nodes and scopes are in creation order

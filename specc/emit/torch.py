@@ -26,6 +26,7 @@ from specc.emit.structure import (
     identifier,
     input_of,
     instances,
+    repeat_items,
     same,
 )
 from specc.emit.torch_parts import (
@@ -505,17 +506,55 @@ class TorchEmitter:
         if isinstance(stmt, Statement) and stmt.name in ("if", "repeat", "sequential"):
             stmt = name_clause_as_arg(stmt)
         insts = [self.insts[s] for s in scopes]
-        found = [inst.items.get(stmt.span, []) for inst in insts]
+        found = [
+            repeat_items(inst, stmt)
+            if isinstance(stmt, Statement) and stmt.name == "repeat"
+            else inst.items.get(stmt.span, [])
+            for inst in insts
+        ]
         if isinstance(stmt, Statement) and stmt.name == "if":
-            raise EmitError(f"{stmt.span}: `if` inside a sequential group is not written yet")
+            return self.group_if(stmt, scopes, scope, name)
         if isinstance(stmt, Statement) and stmt.name == "repeat":
             counts = [len(f) for f in found]
-            if any(c != counts[0] for c in counts):
-                raise EmitError(f"{stmt.span}: repeat counts differ between instances")
-            return [self.item_text([f[k] for f in found], scope, name) for k in range(counts[0])]
+            if not any(counts):
+                return []
+            inner = scope.looped(counts)
+            texts = self.item_texts([it for f in found for it in f], inner, name)
+            count = scope.unifier.text(counts, _count_hint(stmt), f"{name}_count")
+            var = _loop_var(inner, " ".join(texts))
+            if len(texts) == 1:
+                return [f"*({texts[0]} for {var} in range({count}))"]
+            group = ", ".join(texts)
+            return [f"*(m for {var} in range({count}) for m in ({group}))"]
         if any(not f for f in found):
             return []
         return self.item_texts([f[0] for f in found], scope, name)
+
+    def group_if(self, stmt: Statement, scopes: list[int], scope: _Scope, name: str) -> list:
+        """``if`` inside a group: ``*([items] if COND else [others])`` (or the items of the
+        side every row takes)."""
+        insts = [self.insts[s] for s in scopes]
+        taken = [dict(inst.scope.decisions).get(stmt.span) for inst in insts]
+        then = next(c for c in stmt.clauses if c.name is None)
+        other = next((c for c in stmt.clauses if c.name == "else"), None)
+        sides = []
+        for flag, clause in ((True, then), (False, other)):
+            rows = [r for r, t in enumerate(taken) if t is flag]
+            items: list[str] = []
+            if clause is not None and rows:
+                inner = scope.narrowed(rows)
+                for inner_stmt in clause.body:
+                    items += self.group_items(inner_stmt, [scopes[r] for r in rows], inner, name)
+            sides.append((rows, items))
+        (rows_t, items_t), (rows_e, items_e) = sides
+        if not rows_e:
+            return items_t
+        if not rows_t:
+            return items_e
+        cond = stmt.args[0].value
+        text = to_python(cond, {n: n for n in names_in(cond)})
+        scope.unifier.use(names_in(cond))
+        return [f"*([{', '.join(items_t)}] if {text} else [{', '.join(items_e)}])"]
 
     def item_texts(self, items: list, scope: _Scope, name: str) -> list[str]:
         """A Sequential item (and its activation, for a layer with a fused one)."""
@@ -531,11 +570,14 @@ class TorchEmitter:
         if identity(plan):
             self.uses.add("nn")
             return ["nn.Identity()"]
+        act = self._activation(plans, nodes)
+        if plan.module is None and plan.apply == "{x}" and act is not None:
+            self.uses.add("nn")
+            return [activation_module(act)]
         ctor = self.ctor([p.module for p in plans], nodes, scope, name) if plan.module else ""
         cls_call, _ = self.wrappers.module_form(plan, ctor, node.kind, rank_in, rank_out)
         out = [cls_call]
-        act = self._activation(plans, nodes)
-        if act is not None and plan.activation is not None:
+        if act is not None:
             out.append(activation_module(act))
         self.uses.add("nn")
         return out
@@ -554,18 +596,12 @@ class TorchEmitter:
             for r in repeats
         ]
         counts = [len(it) for it in iterations]
-        hint = None
-        value = count_value(stmt) if stmt is not None else None
-        if value is not None:
-            hint = to_python(value, {n: n for n in names_in(value)})
-        count = scope.unifier.text(counts, hint, f"{name}_count")
+        count = scope.unifier.text(counts, _count_hint(stmt), f"{name}_count")
         if not any(counts):
             return "nn.Sequential()"
         inner = scope.looped(counts)
         item = self.item_text([it for its in iterations for it in its], inner, name)
-        var = inner.unifier.loop_var
-        used = re.search(rf"\b{var}\b", item) is not None
-        return f"nn.Sequential(*({item} for {var if used else '_'} in range({count})))"
+        return f"nn.Sequential(*({item} for {_loop_var(inner, item)} in range({count})))"
 
     def _first_node(self, item) -> int:
         kind, index = item
@@ -597,7 +633,8 @@ class TorchEmitter:
         if isinstance(vs[0].value, Ctor):
             return self.ctor([v.value for v in vs], nodes, scope, name)
         hint = self._hint(vs[0].source, nodes[0], scope)
-        return scope.unifier.text([v.value for v in vs], hint, name)
+        derived = vs[0].source is not None and not scope.cls.root
+        return scope.unifier.text([v.value for v in vs], hint, name, derived)
 
     def _hint(self, source: str | None, node_index: int, scope: _Scope) -> str | None:
         if source is None:
@@ -611,6 +648,18 @@ class TorchEmitter:
             names = {n: n for n in names_in(raw.source)}
             return to_python(raw.source, names)
         return None
+
+
+def _count_hint(stmt) -> str | None:
+    """A ``repeat``'s count as the spec wrote it, in Python."""
+    value = count_value(stmt) if stmt is not None else None
+    return to_python(value, {n: n for n in names_in(value)}) if value is not None else None
+
+
+def _loop_var(scope: _Scope, text: str) -> str:
+    """The loop variable of ``scope``, or ``_`` when ``text`` does not use it."""
+    var = scope.unifier.loop_var
+    return var if re.search(rf"\b{var}\b", text) else "_"
 
 
 def _form(plan: TorchPlan) -> tuple:
