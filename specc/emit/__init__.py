@@ -7,6 +7,7 @@ under ``templates/<backend>/`` lay out the file.  Nothing here imports TensorFlo
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from typing import Any
 
@@ -59,6 +60,18 @@ def emit_source(checked: CheckedModel, backend: str) -> str:
     """
     if backend not in BACKENDS:
         raise EmitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    # Like the front end, emission allocates many small objects and frees few before the end:
+    # the cyclic collector's full passes over a large model would make it superlinear.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _emit(checked, backend)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _emit(checked: CheckedModel, backend: str) -> str:
     if not checked.ok or checked.model is None:
         raise EmitError("cannot emit a spec that has errors; run `specc check` first")
     limits = backend_diagnostics(checked, backend)

@@ -39,6 +39,7 @@ class KerasFunction:
     name: str
     key: tuple
     rows: list[Instance]
+    row: dict[int, int] = field(default_factory=dict)  # scope index -> its row
     params: list[tuple[str, str | None]] = field(default_factory=list)
     values: dict[str, list] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -122,6 +123,7 @@ class KerasEmitter:
             name = f"{base}_{k}"
         self.names.add(name)
         fn = KerasFunction(name, key, rows)
+        fn.row = {r.scope.index: k for k, r in enumerate(rows)}
         self.functions[key] = fn
         envs = [dict(r.env) for r in rows]
         formals = [f.name for f in inst.scope.formals]
@@ -275,7 +277,7 @@ class KerasEmitter:
     ) -> str:
         """``target = block(source, args..., name=...)``."""
         fn = self.function_for(insts[0])
-        rows = [fn.rows.index(inst) for inst in insts]
+        rows = [fn.row[inst.scope.index] for inst in insts]
         hints = _call_hints(insts[0], stmt)
         args, keyword = [source], False
         for pname, default in fn.params:

@@ -56,6 +56,7 @@ class TorchClass:
     key: tuple
     doc: str
     rows: list[Instance]
+    row: dict[int, int] = field(default_factory=dict)  # scope index -> its row
     params: list[tuple[str, str | None]] = field(default_factory=list)  # (name, default text)
     values: dict[str, list] = field(default_factory=dict)  # per parameter: value per row
     init: list[str] = field(default_factory=list)
@@ -111,6 +112,9 @@ class TorchEmitter:
         self.plans: dict[int, TorchPlan] = plan_model(checked, "torch")
         self.contexts = contexts(checked)
         self.insts = instances(checked)
+        self.by_key: dict[tuple, list[Instance]] = {}
+        for found in self.insts:
+            self.by_key.setdefault(found.scope.key, []).append(found)
         self.classes: dict[tuple, TorchClass] = {}
         self.order: list[TorchClass] = []
         self.names: set[str] = set()
@@ -155,7 +159,7 @@ class TorchEmitter:
         key = inst.scope.key
         if key in self.classes:
             return self.classes[key]
-        rows = [i for i in self.insts if i.scope.key == key]
+        rows = self.by_key[key]
         root = key == ("model",)
         base = self.model.name if root else self._class_base(inst)
         name, k = class_name(base), 1
@@ -164,6 +168,7 @@ class TorchEmitter:
             name = f"{class_name(base)}{k}"
         self.names.add(name)
         cls = TorchClass(name, key, self._doc(inst, root), rows, root=root)
+        cls.row = {r.scope.index: k for k, r in enumerate(rows)}
         self.classes[key] = cls
         self._write(cls)
         self.order.append(cls)
@@ -459,7 +464,7 @@ class TorchEmitter:
     def instantiate(self, scopes: list[int], stmt, scope: _Scope, name: str) -> str:
         """``Block(args)``: the child's class, its parameters unified in this class."""
         child = self.class_for(self.insts[scopes[0]])
-        rows = [child.rows.index(self.insts[s]) for s in scopes]
+        rows = [child.row[s] for s in scopes]
         args, keyword = [], False
         hints = self._call_hints(self.insts[scopes[0]], stmt)
         for pname, default in child.params:
