@@ -44,11 +44,12 @@ def blocks(layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(fn) -> float:
+def timed(fn, *args):
+    """(seconds, result) of ``fn(*args)``, after a full garbage collection."""
     gc.collect()
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    result = fn(*args)
+    return time.perf_counter() - start, result
 
 
 def main() -> None:
@@ -63,17 +64,12 @@ def main() -> None:
     nodes: dict[tuple[str, int], int] = {}
     for _ in range(args.runs):
         for shape, n, text in cases:
-            checked = None
-
-            def check(text=text):
-                nonlocal checked
-                checked = check_text(text, f"{shape}.spec")
-
-            times.setdefault((shape, n, "check"), []).append(timed(check))
+            seconds, checked = timed(check_text, text, f"{shape}.spec")
+            times.setdefault((shape, n, "check"), []).append(seconds)
             assert checked.ok, checked.diagnostics[:3]
             nodes[(shape, n)] = len(checked.model.nodes)
             for backend in ("keras", "torch"):
-                seconds = timed(lambda b=backend, c=checked: emit_source(c, b))
+                seconds, _ = timed(emit_source, checked, backend)
                 times.setdefault((shape, n, f"emit {backend}"), []).append(seconds)
     print(f"{'spec':<8} {'layers':>7}  {'step':<11} {'median':>8} {'per layer':>10} {'growth':>7}")
     for shape in ("stack", "blocks"):
