@@ -133,9 +133,10 @@ class Unifier:
     ) -> str:
         """The Python text giving ``values[row]`` in every row.
 
-        ``derived`` values (a channel count, a parameter) are written as a name or expression
-        of the body when one fits, even where they happen to be the same in every row (in
-        one row, a constant proves nothing); other values as a literal when they can be.
+        ``derived`` values (a channel count) are written as a name or expression of the body
+        when one fits, even where they happen to be the same in every row (in one row, a
+        constant proves nothing); other values as a literal when they can be, so that a
+        kernel size never becomes a parameter that happens to be equal to it.
         """
         if hint is not None and all(
             same(evaluate(hint, env), v) for env, v in zip(self.envs, values, strict=True)
@@ -152,12 +153,12 @@ class Unifier:
         if constant:
             return py(values[0])
         if self.loop_var and any(self.first) and not all(self.first):
-            split = self._split(values, hint, name)
+            split = self._split(values, hint, name, derived)
             if split is not None:
                 return split
         return self.extra(name, values)
 
-    def _split(self, values: list[Any], hint: str | None, name: str) -> str | None:
+    def _split(self, values: list[Any], hint: str | None, name: str, derived: bool) -> str | None:
         """``(A if i == 0 else B)``: the first iteration's value and the others'."""
         firsts = [r for r, f in enumerate(self.first) if f]
         rests = [r for r, f in enumerate(self.first) if not f]
@@ -165,7 +166,7 @@ class Unifier:
         for rows in (firsts, rests):
             sub = self.restrict(rows)
             sub.parent = None  # no new parameters for half of the rows
-            text = sub.text([values[r] for r in rows], hint, name)
+            text = sub.text([values[r] for r in rows], hint, name, derived)
             if sub.extras:
                 return None
             self.use(sub.used)

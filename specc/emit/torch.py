@@ -472,7 +472,8 @@ class TorchEmitter:
             if default is not None and all(same(v, _default(default)) for v in values):
                 keyword = True
                 continue
-            text = scope.unifier.text(values, hints.get(pname), f"{name}_{pname}")
+            derived = pname == "in_channels" and not scope.cls.root
+            text = scope.unifier.text(values, hints.get(pname), f"{name}_{pname}", derived)
             if keyword or default is not None:
                 args.append(f"{pname}={text}")
                 keyword = True
@@ -638,7 +639,7 @@ class TorchEmitter:
         if isinstance(vs[0].value, Ctor):
             return self.ctor([v.value for v in vs], nodes, scope, name)
         hint = self._hint(vs[0].source, nodes[0], scope)
-        derived = vs[0].source is not None and not scope.cls.root
+        derived = vs[0].source == "in" and not scope.cls.root
         return scope.unifier.text([v.value for v in vs], hint, name, derived)
 
     def _hint(self, source: str | None, node_index: int, scope: _Scope) -> str | None:
