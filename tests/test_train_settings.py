@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from specc.compiler import check_text
-from specc.ir import LOSSES, OPTIMIZER_OPTIONS
-from tests.emitted import load_emitted
+from specc.harness import settings as harness_settings
+from specc.harness.main import parse_flags
+from specc.ir import LOSSES, METRICS, OPTIMIZER_OPTIONS
+from specc.run_folder import run_config
 
 # every accepted argument of each optimizer (booleans as 1)
 SETTINGS = {
@@ -21,6 +23,18 @@ SETTINGS = {
 def checked_with(optimizer: str, settings: str):
     text = f"model m\ninput 4\ndense 3 softmax\ntrain {{\n  optimizer {optimizer} {settings}\n}}\n"
     return check_text(text, name="m.spec")
+
+
+def settings_of(checked, backend, tmp_path, *flags):
+    """The harness's settings for ``checked`` trained with ``backend`` and ``flags``."""
+    return parse_flags(run_config(checked, backend), tmp_path, list(flags), prog="train.py")
+
+
+def test_what_specc_check_accepts_is_what_the_harness_trains():
+    """The train section's lists (specc.ir) and the harness's tables are the same."""
+    assert tuple(harness_settings.LOSSES) == LOSSES
+    assert tuple(harness_settings.METRICS) == METRICS
+    assert harness_settings.OPTIMIZERS == OPTIMIZER_OPTIONS
 
 
 def test_the_table_covers_every_optimizer_and_argument():
@@ -50,10 +64,12 @@ def test_arguments_the_optimizer_does_not_take_are_errors(optimizer, bad, code):
 def test_torch_gets_every_argument(tmp_path, optimizer):
     import torch
 
+    from specc.harness import torch_loop
+
     checked = checked_with(optimizer, SETTINGS[optimizer])
     assert checked.ok, [d.message for d in checked.diagnostics]
-    module = load_emitted(checked, "torch", tmp_path)
-    opt = module.make_optimizer([torch.nn.Parameter(torch.zeros(2))], 0.01)
+    settings = settings_of(checked, "torch", tmp_path)
+    opt = torch_loop.make_optimizer(settings, [torch.nn.Parameter(torch.zeros(2))])
     group = opt.param_groups[0]
     assert group["lr"] == 0.01
     if optimizer in ("adam", "adamw"):
@@ -71,9 +87,10 @@ def test_torch_gets_every_argument(tmp_path, optimizer):
 
 @pytest.mark.parametrize("optimizer", sorted(SETTINGS))
 def test_keras_gets_every_argument(tmp_path, optimizer):
+    from specc.harness import keras_loop
+
     checked = checked_with(optimizer, SETTINGS[optimizer])
-    module = load_emitted(checked, "keras", tmp_path)
-    opt = module.make_optimizer(0.01)
+    opt = keras_loop.make_optimizer(settings_of(checked, "keras", tmp_path))
     assert float(opt.learning_rate) == pytest.approx(0.01)
     if optimizer in ("adam", "adamw"):
         assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.8, 0.99, 1e-6)
