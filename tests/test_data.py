@@ -186,9 +186,7 @@ def write_cifar(folder: Path):
 def test_cifar10_pickle_batches_are_nhwc(tmp_path):
     parts = write_cifar(tmp_path / "cifar-10-batches-py")
     load = loader(input_shape=(32, 32, 3))
-    (x_tr, _y_tr), _, (x_te, y_te) = load(
-        "cifar10", data_dir=str(tmp_path), validation_split=0.0
-    )
+    (x_tr, _y_tr), _, (x_te, y_te) = load("cifar10", data_dir=str(tmp_path), validation_split=0.0)
     assert x_tr.shape == (20, 32, 32, 3) and x_te.shape == (4, 32, 32, 3)
     np.testing.assert_allclose(x_te, parts["test_batch"][0] / 255.0, rtol=1e-6)
     assert y_te.tolist() == parts["test_batch"][1]

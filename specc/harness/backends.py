@@ -10,19 +10,24 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class Backend:
-    """A framework the emitted model and the harness can use."""
+    """A framework the emitted model and the harness can use.
 
-    name: str
-    framework: str  # as people call it
-    modules: tuple[str, ...]  # what must be importable to train
-    packages: tuple[str, ...]  # what `pip install` gives them, outside specc
-    extra: str  # specc's optional extra: pip install 'specc[EXTRA]'
-    loop: str  # the harness module that trains with it
+    (A plain class rather than a dataclass: ``specc check`` imports this module, and a
+    dataclass costs a millisecond to create.)
+    """
+
+    __slots__ = ("extra", "framework", "loop", "modules", "name", "packages")
+
+    def __init__(self, name, framework, modules, packages, extra, loop):
+        self.name = name
+        self.framework = framework  # as people call it
+        self.modules: tuple[str, ...] = modules  # what must be importable to train
+        self.packages: tuple[str, ...] = packages  # what `pip install` gives, outside specc
+        self.extra = extra  # specc's optional extra: pip install 'specc[EXTRA]'
+        self.loop = loop  # the harness module that trains with it
 
 
 BACKENDS: dict[str, Backend] = {

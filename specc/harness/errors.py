@@ -8,8 +8,6 @@ signal's number when SIGINT (130) or SIGTERM (143) stopped it after its last che
 
 from __future__ import annotations
 
-import signal
-
 EXIT_OK = 0
 EXIT_ERRORS = 1  # specc: a spec has errors (the harness never returns it)
 EXIT_USAGE = 2  # a flag, a file, the run folder or the software: nothing was trained
@@ -57,6 +55,8 @@ class Stopped(BaseException):
 
 def signal_name(signum: int) -> str:
     """``SIGTERM`` for 15, and so on."""
+    import signal  # here: `specc check` imports this module, and needs no signals
+
     try:
         return signal.Signals(signum).name
     except ValueError:

@@ -11,26 +11,36 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .catalog import source_names
-from .settings import SEED_LIMIT
+
+SEED_LIMIT = 2**32  # numpy's seeds are 32-bit
 
 
-@dataclass(frozen=True)
 class Flag:
-    """One command-line flag and the values it accepts."""
+    """One command-line flag and the values it accepts.
 
-    option: str
-    help: str
-    type: type | None = None  # None: a switch
-    setting: str | None = None  # the config's train key that gives the default
-    default: Any = None  # the default otherwise (in train.py)
-    choices: tuple[str, ...] = ()
-    low: float | None = None  # the smallest value allowed
-    high: float | None = None  # values must be below it
-    forward: bool = True  # specc train hands it on to train.py
+    (A plain class rather than a dataclass: ``specc check`` builds the command line, and a
+    dataclass costs a millisecond to create.)
+    """
+
+    __slots__ = ("choices", "default", "forward", "help", "high", "low", "option", "setting",
+                 "type")  # fmt: skip
+
+    def __init__(self, option: str, help: str, type: type | None = None,
+                 setting: str | None = None, *, default: Any = None,
+                 choices: tuple[str, ...] = (), low: float | None = None,
+                 high: float | None = None, forward: bool = True) -> None:  # fmt: skip
+        self.option = option
+        self.help = help
+        self.type = type  # None: a switch
+        self.setting = setting  # the config's train key that gives the default
+        self.default = default  # the default otherwise (in train.py)
+        self.choices = choices
+        self.low = low  # the smallest value allowed
+        self.high = high  # values must be below it
+        self.forward = forward  # specc train hands it on to train.py
 
     @property
     def dest(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .config import RunConfig
 from .errors import RunError
+from .flags import SEED_LIMIT
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,6 @@ OPTIMIZERS: dict[str, tuple[str, ...]] = {
     "rmsprop": ("lr", "learning_rate", "rho", "momentum", "epsilon", "centered"),
 }
 BOOLEAN_ARGUMENTS = ("amsgrad", "nesterov", "centered")  # written 0/1 or true/false in a spec
-SEED_LIMIT = 2**32  # numpy's seeds are 32-bit
 
 
 @dataclass(frozen=True)
