@@ -116,6 +116,24 @@ class StopCheck(keras.callbacks.Callback):
         self.stop.check()
 
 
+def fit_epoch(model, data, validation, settings, epoch, stop, verbose):
+    """``fit`` for the single epoch ``epoch`` on ``data`` in that epoch's order; returns
+    Keras's History."""
+    x, y = data
+    order = epoch_order(len(x), settings.seed, epoch)
+    return model.fit(
+        np.take(x, order, axis=0),
+        np.take(y, order, axis=0),
+        batch_size=settings.batch,
+        epochs=epoch + 1,
+        initial_epoch=epoch,
+        validation_data=validation,
+        shuffle=False,
+        callbacks=[StopCheck(stop)],
+        verbose=verbose,
+    )
+
+
 def train(config, settings, build_model, stop):
     """Train, validate every epoch, checkpoint, test, and write the run folder."""
     started = time.time()
@@ -148,18 +166,8 @@ def train(config, settings, build_model, stop):
             for epoch in range(done, settings.epochs):
                 stop.check()
                 tick = time.time()
-                order = epoch_order(len(x_train), settings.seed, epoch)
-                history = model.fit(
-                    np.take(x_train, order, axis=0),
-                    np.take(y_train, order, axis=0),
-                    batch_size=settings.batch,
-                    epochs=epoch + 1,
-                    initial_epoch=epoch,
-                    validation_data=validation,
-                    shuffle=False,
-                    callbacks=[StopCheck(stop)],
-                    verbose=verbose,
-                )
+                history = fit_epoch(model, (x_train, y_train), validation, settings, epoch,
+                                    stop, verbose)  # fmt: skip
                 logs = {key: values[-1] for key, values in history.history.items()}
                 rows.append(history_row(epoch + 1, logs, time.time() - tick, columns))
                 keras_checkpoint.save(folder, config, model, epoch + 1, rows)
