@@ -326,3 +326,29 @@ def test_train_py_refuses_a_folder_that_is_not_a_run_folder(tmp_path):
     assert result.returncode == 2
     message = f"error: no config.json in {tmp_path}: this is not a run folder"
     assert result.stderr.startswith(message) and "Traceback" not in result.stderr
+
+
+def test_resume_refuses_a_folder_of_another_spec_version_before_writing(tmp_path, capsys):
+    checked = check_file(str(DIGITS))
+    other = tmp_path / "other.spec"
+    other.write_text(DIGITS.read_text().replace("epochs 20", "epochs 21"))
+    write_run_folder(check_file(str(other)), "torch", tmp_path / "run", "# the old model\n")
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"a checkpoint of the old spec")
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    status = cli.main(["train", str(DIGITS), "--out", str(tmp_path / "run"), "--resume"])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert f"cannot --resume {tmp_path / 'run'}: it was trained from another version" in error
+    after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert after == before, "nothing was written"
+    assert run_config(checked, "torch") != config.read_config(tmp_path / "run" / "config.json")
+
+
+def test_emit_train_writes_a_run_folder_per_backend(tmp_path, capsys):
+    assert cli.main(["emit", str(DIGITS), "-b", "all", "--train", "-o", str(tmp_path)]) == 0
+    for backend in ("keras", "torch"):
+        folder = tmp_path / f"digits_cnn-{backend}"
+        assert config.read_config(folder / "config.json").backend == backend
+        assert (folder / "train.py").is_file() and (folder / f"digits_cnn_{backend}.py").is_file()
+    assert cli.main(["emit", str(DIGITS), "-b", "torch", "--train"]) == 2
+    assert "--train writes a run folder: give it with -o DIR" in capsys.readouterr().err

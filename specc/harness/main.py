@@ -73,10 +73,12 @@ def main(argv: list[str] | None = None, folder: str | os.PathLike = ".", entry: 
     folder = Path(folder).resolve()
     argv = sys.argv[1:] if argv is None else list(argv)
     stop = lifecycle.StopSignals().install()
+    stop.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun the first process reports
     try:
         return _run(folder, argv, entry or str(folder / "train.py"), stop)
     except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        if not stop.quiet:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_status
     except Stopped as exc:
         if not stop.quiet:

@@ -233,7 +233,6 @@ def train(config, settings, build_model, stop):
     started = time.time()
     rank, world, device = setup(settings)
     lead = rank == 0
-    stop.quiet = not lead
     out = Path(settings.out)
     checkpoint = out / torch_checkpoint.CHECKPOINT_NAME
     state = None
