@@ -2,10 +2,10 @@
 
 The reference model (``specs/cifar10_cnn.spec``) on synthetic CIFAR-shaped images (50,000 by
 default), as the issue asks: the data on the GPU, ``channels_last``, bf16 autocast and
-``torch.compile`` for both loops, at batch 64 and 2048.  The emitted loop is the script's own
-``train_epoch`` (with its progress bar, drawn to nowhere); the hand-tuned loop is the shortest
-correct loop over the same tensors.  One warm-up epoch each (compilation), then the median of
-``--rounds`` epochs, rounds interleaved.  Reports images/s and emitted / hand-tuned.
+``torch.compile`` for both loops, at batch 64 and 2048.  The emitted loop is the harness's
+``torch_loop.train_epoch`` (with its progress bar, drawn to nowhere); the hand-tuned loop is
+the shortest correct loop over the same tensors.  One warm-up epoch each (compilation), then
+the median of ``--rounds`` epochs, rounds interleaved.  Reports images/s and emitted / hand-tuned.
 
 Targets from the issue, on an H200: >= 65,000 images/s at batch 64 and >= 590,000 at batch
 2048 (a hand-tuned loop reached 737,000 there).  Needs a CUDA device; ``--device cpu
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import statistics
@@ -32,38 +31,60 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "cifar10_cnn.spec"
 
 
-def emitted_module(folder: Path):
-    """Emit the reference spec for PyTorch and import the script."""
-    path = folder / "cifar10_cnn_torch.py"
+def prepare(folder: Path, samples: int):
+    """The reference spec's PyTorch run folder: (settings, build_model, samples, labels)."""
+    from specc.harness.config import read_config
+    from specc.harness.datasets import Inputs, load_data
+    from specc.harness.main import load_builder, parse_flags
+
+    run = folder / "torch"
     subprocess.run(
-        [sys.executable, "-m", "specc", "emit", str(SPEC), "-b", "torch", "-o", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "specc",
+            "emit",
+            str(SPEC),
+            "-b",
+            "torch",
+            "--train",
+            "-o",
+            str(run),
+        ],
         check=True,
         cwd=ROOT,
         capture_output=True,
     )
-    spec = importlib.util.spec_from_file_location("emitted_torch_gpu", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    config = read_config(run / "config.json")
+    settings = parse_flags(config, run, ["--lr", "0.001", "--mixed-precision"], "bench")
+    (x, y), _, _ = load_data(
+        f"synthetic:{samples}", Inputs(config.input_shape, config.num_classes), None, 0.0
+    )
+    return settings, load_builder(run / config.model_file), x, y
 
 
-def bench(module, device_name: str, samples: int, batch: int, rounds: int) -> dict:
+def bench(prepared_run, device_name: str, samples: int, batch: int, rounds: int) -> dict:
     """images/s of the emitted and the hand-tuned loop at ``batch``."""
     import torch
     import torch.nn.functional as F
 
+    from specc.harness import torch_loop
+    from specc.harness.lifecycle import StopSignals
+
+    settings, build_model, x_np, y_np = prepared_run
     device = torch.device(device_name)
     cuda = device.type == "cuda"
     torch.manual_seed(0)
-    (x_np, y_np), _, _ = module.load_data(f"synthetic:{samples}", None, 0.0, module.INPUT_SHAPE)
-    x = module.to_tensor(x_np, device, channels_last=cuda)
+    x = torch_loop.to_tensor(x_np, device, channels_last=cuda)
     y = torch.from_numpy(y_np).to(device)
+    step = torch_loop.Step(settings, device, 1, StopSignals())
 
     def prepared():
-        model = module.build_model().to(device)
+        model = build_model().to(device)
         if cuda:
             model = model.to(memory_format=torch.channels_last)
-        return model, module.make_optimizer(model.parameters(), 1e-3), torch.compile(model)
+        optimizer = torch_loop.make_optimizer(settings, model.parameters())
+        return model, optimizer, torch.compile(model)
 
     _, emitted_opt, emitted_net = prepared()
     hand_model, hand_opt, hand_net = prepared()
@@ -75,10 +96,8 @@ def bench(module, device_name: str, samples: int, batch: int, rounds: int) -> di
     def emitted():
         order = torch.randperm(samples, device=device)
         with contextlib.redirect_stderr(io.StringIO()):
-            progress = module.Progress(-(-samples // batch), "bench", True)
-            module.train_epoch(
-                emitted_net, emitted_opt, (x, y), order, batch, device, True, progress
-            )
+            progress = torch_loop.Progress(-(-samples // batch), "bench", True)
+            torch_loop.train_epoch(emitted_net, emitted_opt, (x, y), order, batch, step, progress)
             progress.close({})
         sync()
 
@@ -124,9 +143,9 @@ def main(argv: list[str] | None = None) -> dict:
             "no CUDA device: run this on a GPU machine (or --device cpu to smoke-test)"
         )
     with tempfile.TemporaryDirectory() as folder:
-        module = emitted_module(Path(folder))
+        prepared_run = prepare(Path(folder), args.samples)
         results = {
-            b: bench(module, args.device, args.samples, b, args.rounds) for b in args.batches
+            b: bench(prepared_run, args.device, args.samples, b, args.rounds) for b in args.batches
         }
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"{name}, torch {torch.__version__}, {args.samples:,} images, median of {args.rounds}")

@@ -1,12 +1,15 @@
-"""Training throughput of the emitted loops against hand-written minimal loops, in one run.
+"""Training throughput of the harness's loops against hand-written minimal loops, in one run.
 
-The reference model (``specs/cifar10_cnn.spec``) is emitted for both backends; on synthetic
-CIFAR-shaped data (32x32x3, 10 classes) at batch 64 we time one epoch at a time of
+The reference model (``specs/cifar10_cnn.spec``) is written into a run folder for both
+backends (``specc emit --train``); on synthetic CIFAR-shaped data (32x32x3, 10 classes) at
+batch 64 we time one epoch at a time of
 
-- PyTorch: the emitted ``train_epoch`` (pre-built tensors, index batches, loss and accuracy
-  summed on the device, the tqdm bar) against a bare loop over slices of the same tensors;
-- Keras: ``model.fit`` compiled by the emitted ``compile_model`` (shuffle, accuracy metric)
-  against ``model.fit`` of the same architecture compiled with ``"adam"`` and no metrics.
+- PyTorch: the harness's ``torch_loop.train_epoch`` (pre-built tensors, index batches, loss and
+  accuracy summed on the device, the tqdm bar) against a bare loop over slices of the same
+  tensors;
+- Keras: the harness's ``keras_loop.fit_epoch`` (``fit`` of the epoch's permutation, compiled
+  by ``compile_model`` with the accuracy metric) against ``model.fit`` of the same architecture
+  compiled with ``"adam"`` and no metrics, shuffle off.
 
 Rounds alternate between the two loops so that both see the same machine load; we report
 images/s (median over rounds) and the ratio emitted / hand-written (target >= 0.97).  The
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -36,19 +38,35 @@ SPEC = ROOT / "specs" / "cifar10_cnn.spec"
 BATCH = 64
 
 
-def emit(backend: str, folder: Path) -> object:
-    """Emit the reference spec for ``backend`` and import the script as a module."""
-    path = folder / f"cifar10_cnn_{backend}.py"
+def prepare(backend: str, folder: Path, samples: int):
+    """The reference spec's run folder for ``backend``: (settings, config, build_model, data)."""
+    from specc.harness.config import read_config
+    from specc.harness.datasets import Inputs, load_data
+    from specc.harness.main import load_builder, parse_flags
+
+    run = folder / backend
     subprocess.run(
-        [sys.executable, "-m", "specc", "emit", str(SPEC), "-b", backend, "-o", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "specc",
+            "emit",
+            str(SPEC),
+            "-b",
+            backend,
+            "--train",
+            "-o",
+            str(run),
+        ],
         check=True,
         cwd=ROOT,
         capture_output=True,
     )
-    spec = importlib.util.spec_from_file_location(f"emitted_{backend}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    config = read_config(run / "config.json")
+    settings = parse_flags(config, run, ["--batch", str(BATCH), "--lr", "0.001"], "bench")
+    inputs = Inputs(config.input_shape, config.num_classes)
+    (x, y), _, _ = load_data(f"synthetic:{samples}", inputs, None, 0.0)
+    return settings, config, load_builder(run / config.model_file), (x, y)
 
 
 def alternate(runs: dict[str, callable], rounds: int, images: int) -> dict[str, float]:
@@ -64,20 +82,24 @@ def alternate(runs: dict[str, callable], rounds: int, images: int) -> dict[str, 
     return {name: images / statistics.median(times) for name, times in seconds.items()}
 
 
-def bench_torch(module, samples: int, rounds: int, folder: Path) -> dict:
-    """Emitted ``train_epoch`` vs a bare slice loop, same model, data and optimizer kind."""
+def bench_torch(samples: int, rounds: int, folder: Path) -> dict:
+    """The harness's ``train_epoch`` vs a bare slice loop, same model, data and optimizer kind."""
     import torch
     import torch.nn.functional as F
 
+    from specc.harness import torch_checkpoint, torch_loop
+    from specc.harness.lifecycle import StopSignals
+
+    settings, config, build_model, (x_np, y_np) = prepare("torch", folder, samples)
     torch.manual_seed(0)
-    (x_np, y_np), _, _ = module.load_data(f"synthetic:{samples}", None, 0.0, module.INPUT_SHAPE)
     device = torch.device("cpu")
-    x = module.to_tensor(x_np, device, channels_last=False)
+    x = torch_loop.to_tensor(x_np, device, channels_last=False)
     y = torch.from_numpy(y_np)
-    emitted_model = module.build_model()
-    emitted_opt = module.make_optimizer(emitted_model.parameters(), 1e-3)
-    hand_model = module.build_model()
+    emitted_model = build_model()
+    emitted_opt = torch_loop.make_optimizer(settings, emitted_model.parameters())
+    hand_model = build_model()
     hand_opt = torch.optim.Adam(hand_model.parameters(), lr=1e-3, eps=1e-7)
+    step = torch_loop.Step(settings, device, 1, StopSignals())
     sampler = torch.utils.data.DistributedSampler(
         range(samples), num_replicas=1, rank=0, shuffle=True, seed=0
     )
@@ -86,11 +108,11 @@ def bench_torch(module, samples: int, rounds: int, folder: Path) -> dict:
         sampler.set_epoch(0)
         order = torch.tensor(list(sampler), dtype=torch.int64)
         with contextlib.redirect_stderr(io.StringIO()):  # the bar is drawn, to nowhere
-            progress = module.Progress(-(-samples // BATCH), "bench", True)
-            sums = module.train_epoch(
-                emitted_model, emitted_opt, (x, y), order, BATCH, device, False, progress
+            progress = torch_loop.Progress(-(-samples // BATCH), "bench", True)
+            totals = torch_loop.train_epoch(
+                emitted_model, emitted_opt, (x, y), order, BATCH, step, progress
             )
-            progress.close(module.reduce_metrics(sums, 1))
+            progress.close(step.mean(totals))
 
     def hand():
         hand_model.train()
@@ -102,34 +124,36 @@ def bench_torch(module, samples: int, rounds: int, folder: Path) -> dict:
 
     rates = alternate({"emitted": emitted, "hand": hand}, rounds, samples)
     start = time.perf_counter()
-    module.save_checkpoint(folder / "checkpoint.pt", emitted_model, emitted_opt, 1, [])
+    torch_checkpoint.save(folder / "checkpoint.pt", config, emitted_model, emitted_opt, 1, [])
     rates["checkpoint_s"] = time.perf_counter() - start
     rates["threads"] = torch.get_num_threads()
     return rates
 
 
-def bench_keras(module, samples: int, rounds: int, folder: Path) -> dict:
-    """``fit`` as the emitted script compiles it vs ``fit`` with a minimal compile."""
+def bench_keras(samples: int, rounds: int, folder: Path) -> dict:
+    """The harness's ``fit_epoch`` vs ``fit`` with a minimal compile and no shuffle."""
     import keras
 
+    from specc.harness import keras_checkpoint, keras_loop
+    from specc.harness.lifecycle import StopSignals
+
+    settings, config, build_model, (x, y) = prepare("keras", folder, samples)
     keras.utils.set_random_seed(0)
-    (x, y), _, _ = module.load_data(f"synthetic:{samples}", None, 0.0, module.INPUT_SHAPE)
-    emitted_model = module.build_model()
-    module.compile_model(emitted_model, 1e-3)
-    hand_model = module.build_model()
+    emitted_model = build_model()
+    keras_loop.compile_model(emitted_model, settings, config.probabilities)
+    hand_model = build_model()
     hand_model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    stop = StopSignals()
 
     def emitted():
-        emitted_model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0)
+        keras_loop.fit_epoch(emitted_model, (x, y), None, settings, 0, stop, verbose=0)
 
     def hand():
         hand_model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
 
     rates = alternate({"emitted": emitted, "hand": hand}, rounds, samples)
-    checkpoint = module.EpochCheckpoint(folder / "keras_checkpoint", [])
-    checkpoint.set_model(emitted_model)
     start = time.perf_counter()
-    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    keras_checkpoint.save(folder / "keras_checkpoint", config, emitted_model, 1, [])
     rates["checkpoint_s"] = time.perf_counter() - start
     return rates
 
@@ -159,9 +183,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for backend in backends:
-            module = emit(backend, folder)
             bench = bench_torch if backend == "torch" else bench_keras
-            results[backend] = bench(module, args.samples, args.rounds, folder)
+            results[backend] = bench(args.samples, args.rounds, folder)
             results[backend]["ratio"] = results[backend]["emitted"] / results[backend]["hand"]
     print(
         f"cifar10_cnn, synthetic 32x32x3, batch {BATCH}, {args.samples} images per epoch, "

@@ -19,10 +19,11 @@ from typing import NoReturn
 
 from specc import __version__
 from specc.exit_codes import ExitCode
+from specc.harness.backends import NAMES as BACKENDS
+from specc.harness.flags import add_flags
 from specc.startup import disable_pydantic_plugins
 
 disable_pydantic_plugins()
-BACKENDS = ("keras", "torch")
 
 
 class UsageError(Exception):
@@ -113,6 +114,8 @@ def cmd_emit(args: argparse.Namespace) -> int:
     from specc.report import render_diagnostics
 
     to_folder = args.backend == "all"
+    if args.train and args.output in (None, "-"):
+        raise UsageError("--train writes a run folder: give it with -o DIR")
     if to_folder and args.output in (None, "-"):
         raise UsageError("--backend all writes two files: give a folder with -o DIR")
     checked = _read(args.spec)
@@ -129,6 +132,9 @@ def cmd_emit(args: argparse.Namespace) -> int:
     except EmitError as exc:  # a valid spec this backend cannot express
         print(f"specc: error: {exc}", file=sys.stderr)
         return ExitCode.ERRORS
+        return ExitCode.ERRORS
+    if args.train:
+        return _write_run_folders(checked, sources, Path(args.output), to_folder)
     if not to_folder and args.output in (None, "-"):
         sys.stdout.write(sources[args.backend])
         return ExitCode.OK
@@ -138,6 +144,26 @@ def cmd_emit(args: argparse.Namespace) -> int:
             path = path / f"{checked.model.name}_{backend}.py"
         atomic_write(path, code)
         print(f"wrote {path} ({backend})", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _write_run_folders(checked, sources: dict[str, str], output: Path, several: bool) -> int:
+    """``emit --train``: a run folder per backend (``DIR/<model>-<backend>`` for ``all``)."""
+    from specc.harness.errors import HarnessError
+    from specc.harness.lock import RunLock
+    from specc.run_folder import write_run_folder
+
+    for backend, code in sources.items():
+        folder = output / f"{checked.model.name}-{backend}" if several else output
+        try:
+            held = RunLock(folder).acquire()  # never rewrite a folder a run is training in
+        except HarnessError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            write_run_folder(checked, backend, folder, code)
+        finally:
+            held.release()
+        print(f"wrote {folder}/ ({backend} run folder)", file=sys.stderr)
     return ExitCode.OK
 
 
@@ -155,6 +181,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_port_weights(args: argparse.Namespace) -> int:
     """``specc port-weights SPEC --from FILE --to FILE``: convert weights between frameworks."""
+    from specc.training import require_frameworks
+
+    refusal = require_frameworks(list(BACKENDS), "port-weights")
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return ExitCode.USAGE
     from specc.port_weights import port_command
     from specc.report import render_diagnostics
 
@@ -272,29 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument(
         "-o", "--output", metavar="PATH", help="file to write (default: stdout); a folder for all"
     )
+    emit.add_argument(
+        "--train",
+        action="store_true",
+        help="write a run folder into -o DIR: the model, config.json, train.py and the harness",
+    )
     emit.set_defaults(func=cmd_emit)
 
     train = sub.add_parser("train", help="train the emitted model on real data")
     train.add_argument("spec", metavar="SPEC")
     train.add_argument("--backend", "-b", choices=BACKENDS, default="torch")
-    train.add_argument(
-        "--data",
-        help="digits, iris, wine, mnist, cifar10, synthetic, "
-        "npz:PATH or a folder of class sub-folders",
-    )
-    train.add_argument("--data-dir", help="where dataset files are cached or found")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch", type=int)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--lr", type=float, help="learning rate")
-    train.add_argument("--out", help="run folder (default: runs/MODEL-BACKEND)")
-    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    train.add_argument("--nproc", type=int, default=1, help="processes (torchrun / tf.distribute)")
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    train.add_argument("--compile", action="store_true", help="torch.compile / jit_compile")
-    train.add_argument(
-        "--mixed-precision", action="store_true", help="bf16 autocast / mixed_bfloat16"
-    )
+    add_flags(train, defaults=None)  # the run's flags: one definition with RUN/train.py's
     train.set_defaults(func=cmd_train)
 
     port = sub.add_parser("port-weights", help="convert trained weights between frameworks")
@@ -422,6 +442,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "This is a bug in specc; rerun with SPECC_DEBUG=1 for the traceback.",
             file=sys.stderr,
         )
+        return ExitCode.INTERNAL
         return ExitCode.INTERNAL
 
 

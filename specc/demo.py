@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         run = out / f"digits_cnn-{backend}"
         banner(f"specc train {digits.name} --backend {backend} --epochs {args.epochs}")
         flags = ["--backend", backend, "--epochs", str(args.epochs), "--out", str(run)]
-        status = cli.main(["train", str(digits), *flags])
+        # `specc train` becomes the training process (exec): run it as a child of the demo
+        status = subprocess.call([sys.executable, "-m", "specc", "train", str(digits), *flags])
         if status != 0:
             print(f"specc.demo: training with {backend} failed ({status})", file=sys.stderr)
             return status

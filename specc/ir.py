@@ -113,19 +113,6 @@ class Scope(NamedTuple):
         return core_schema.is_instance_schema(cls)
 
 
-# What the emitted training harness supports: the losses, and each optimizer's arguments by
-# their Keras names (templates/*/train.py.j2 map them onto torch.optim with Keras's semantics).
-LOSSES = ("sparse_categorical_crossentropy",)
-# what both training harnesses report every epoch, besides the loss
-METRICS = ("accuracy",)
-OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
-    "adam": ("lr", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"),
-    "adamw": ("lr", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"),
-    "sgd": ("lr", "learning_rate", "momentum", "nesterov"),
-    "rmsprop": ("lr", "learning_rate", "rho", "momentum", "epsilon", "centered"),
-}
-
-
 class TrainConfig(BaseModel):
     """The ``train { ... }`` section: what ``specc train`` and the emitted ``main()`` use."""
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from specc.harness.backends import NAMES as BACKENDS  # noqa: F401 (one list of backends)
 from specc.ir import Shape
 
-BACKENDS = ("keras", "torch")
 NO_DEFAULT: Any = object()  # a keyword argument that is always written
 
 

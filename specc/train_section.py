@@ -13,7 +13,9 @@ from typing import Any
 from specc import data_catalog
 from specc.diagnostics import Diagnostic, closest, error, friendly_message
 from specc.exprs import resolve
-from specc.ir import LOSSES, METRICS, OPTIMIZER_OPTIONS, TrainConfig
+from specc.harness.settings import LOSSES, METRICS
+from specc.harness.settings import OPTIMIZERS as OPTIMIZER_OPTIONS
+from specc.ir import TrainConfig
 from specc.source import Span
 from specc.syntax import Arg, Statement
 

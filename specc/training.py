@@ -1,12 +1,14 @@
-"""``specc train``: write the emitted script into a run folder and run it.
+"""``specc train``: write the run folder, then become its training process.
 
-The training harness lives in the emitted script itself (``templates/common/data.py.j2`` and
-``templates/<backend>/train.py.j2``), so ``specc train SPEC`` and ``python SCRIPT.py`` do the
-same thing.  This module resolves the data, refuses a named dataset that does not fit the spec
-(before anything is written or started), writes ``<run>/<model>_<backend>.py`` atomically and
-runs it with the same interpreter as a subprocess, its output going straight to the terminal.
-``--nproc N`` runs PyTorch scripts under torchrun; Keras scripts get ``--nproc`` and use
-``tf.distribute.MirroredStrategy`` themselves.
+The training harness is real Python in ``specc/harness/``, copied into the run folder next to
+the emitted model with a ``config.json`` (``specc.run_folder``), so ``specc train SPEC`` and
+``python RUN/train.py`` with the same flags do the same thing.  Before anything is written this
+module refuses a named dataset that does not fit the spec, bad flag values, a missing
+framework and a run folder in use (its lock names the process that holds it); then it locks
+the folder, writes it and replaces itself with ``train.py`` (``exec``: the same process, which
+keeps the lock).  So stopping ``specc train`` stops the training, whatever the signal: there
+is no second process to orphan.  ``--nproc N`` is handled by ``train.py`` (torchrun for
+PyTorch, MirroredStrategy for Keras).
 
 Nothing here imports TensorFlow or PyTorch.
 """
@@ -23,24 +25,13 @@ from specc import data_catalog
 from specc.compiler import CheckedModel
 from specc.data_catalog import DEFAULT_DATA
 from specc.diagnostics import Diagnostic, render_all
-from specc.fsutil import atomic_write
+from specc.harness.backends import missing_message, missing_modules
+from specc.harness.config import CHECKPOINTS, CONFIG_NAME, ENTRY_NAME, read_config
+from specc.harness.errors import EXIT_ERRORS, EXIT_USAGE, HarnessError
+from specc.harness.flags import problems, to_argv
+from specc.harness.lock import RunLock
 from specc.passes import dataset_diagnostics
-
-EXIT_ERRORS, EXIT_USAGE = 1, 2
-# flags passed through to the script unchanged: (attribute, option)
-_VALUE_FLAGS = (
-    ("data_dir", "--data-dir"),
-    ("epochs", "--epochs"),
-    ("batch", "--batch"),
-    ("seed", "--seed"),
-    ("lr", "--lr"),
-    ("device", "--device"),
-)
-_SWITCHES = (
-    ("resume", "--resume"),
-    ("compile", "--compile"),
-    ("mixed_precision", "--mixed-precision"),
-)
+from specc.run_folder import run_config, write_run_folder
 
 
 def resolve_data(checked: CheckedModel, override: str | None) -> str:
@@ -77,66 +68,95 @@ def run_dir(checked: CheckedModel, backend: str, out: str | None) -> Path:
     return Path(out) if out else Path("runs") / f"{checked.model.name}-{backend}"
 
 
-def script_command(script: Path, backend: str, args: argparse.Namespace, data: str) -> list[str]:
-    """The command line that runs ``script`` with the flags given to ``specc train``."""
-    flags = ["--data", data, "--out", str(script.parent)]
-    for attr, option in _VALUE_FLAGS:
-        value = getattr(args, attr, None)
-        if value is not None:
-            flags += [option, str(value)]
-    flags += [option for attr, option in _SWITCHES if getattr(args, attr, False)]
-    nproc = getattr(args, "nproc", 1) or 1
-    if backend == "torch" and nproc > 1:
-        launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
-        return [sys.executable, *launcher, str(script), *flags]
-    if nproc > 1:
-        flags += ["--nproc", str(nproc)]
-    return [sys.executable, str(script), *flags]
+def require_frameworks(backends: list[str], command: str) -> str | None:
+    """The error for a command that needs ``backends``' frameworks where one is missing."""
+    missing = missing_modules(backends)
+    if not missing:
+        return None
+    return f"specc {command}: {missing_message(backends, missing, specc=True)}"
 
 
-def prepare(checked: CheckedModel, args: argparse.Namespace) -> tuple[list[str], Path] | int:
-    """Check the data, write the script; returns (command, script) or an exit status."""
-    from specc.emit import EmitError, emit_source
+def resume_problem(checked: CheckedModel, backend: str, folder: Path) -> str | None:
+    """Why ``--resume`` cannot continue the run in ``folder`` with this spec, if it cannot:
+    its checkpoint was trained from another version of the spec."""
+    if not (folder / CHECKPOINTS[backend]).exists():
+        return None
+    try:
+        previous = read_config(folder / CONFIG_NAME)
+    except HarnessError:
+        return None  # the harness reports a checkpoint it cannot use
+    current = run_config(checked, backend)
+    if previous.spec_sha256 == current.spec_sha256:
+        return None
+    return (
+        f"cannot --resume {folder}: it was trained from another version of "
+        f"{checked.source.name} (sha256 {previous.spec_sha256[:16]}, now "
+        f"{current.spec_sha256[:16]}); train without --resume to start again, or use another --out"
+    )
+
+
+def prepare(checked: CheckedModel, args: argparse.Namespace) -> tuple[Path, RunLock] | int:
+    """Check everything, lock the run folder and write it; returns (folder, lock) or an exit
+    status (nothing written)."""
+    from specc.emit import EmitError, backend_diagnostics, emit_source
 
     assert checked.model is not None
     backend = args.backend
-    data = resolve_data(checked, getattr(args, "data", None))
-    problems = data_diagnostics(checked, data)
-    if problems:
-        print(render_all(checked.source, problems), file=sys.stderr)
+    found = data_diagnostics(checked, resolve_data(checked, getattr(args, "data", None)))
+    found += backend_diagnostics(checked, backend)  # what this backend cannot express
+    if found:
+        print(render_all(checked.source, found), file=sys.stderr)
         return EXIT_ERRORS
-    for attr in ("epochs", "batch", "nproc"):
-        value = getattr(args, attr, None)
-        if value is not None and value < 1:
-            print(f"specc: error: --{attr} must be at least 1", file=sys.stderr)
-            return EXIT_USAGE
+    refusals = problems(args)
+    refusals += filter(None, [require_frameworks([backend], f"train --backend {backend}")])
     try:
-        code = emit_source(checked, backend)
+        model_source = emit_source(checked, backend)
     except EmitError as exc:
         print(f"specc: error: cannot emit {backend}: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     folder = run_dir(checked, backend, getattr(args, "out", None))
-    script = folder / f"{checked.model.name}_{backend}.py"
-    try:
-        atomic_write(script, code)
-    except OSError as exc:
-        print(f"specc: error: cannot write {script}: {exc.strerror or exc}", file=sys.stderr)
+    if getattr(args, "resume", False):
+        refusals += filter(None, [resume_problem(checked, backend, folder)])
+    if refusals:
+        for refusal in refusals:
+            prefix = "" if refusal.startswith("specc ") else "specc: error: "
+            print(prefix + refusal, file=sys.stderr)
         return EXIT_USAGE
-    return script_command(script, backend, args, data), script
+    try:
+        held = RunLock(folder).acquire()
+    except HarnessError as exc:
+        print(f"specc: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    try:
+        write_run_folder(checked, backend, folder, model_source)
+    except OSError as exc:
+        where = exc.filename or folder
+        print(f"specc: error: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return folder, held
 
 
 def train_command(checked: CheckedModel, args: argparse.Namespace) -> int:
-    """Emit the training script into the run folder, run it, and return its exit status."""
+    """Write the run folder and replace this process with its ``train.py``.
+
+    Returns only when something was refused (the exit status), or where ``exec`` does not
+    replace a process (not POSIX): then ``train.py`` runs as a child and its status returns.
+    """
     prepared = prepare(checked, args)
     if isinstance(prepared, int):
         return prepared
-    command, script = prepared
-    print(f"specc: wrote {script}; running it", file=sys.stderr, flush=True)
-    env = dict(os.environ)
-    if getattr(args, "device", None) == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = "-1"  # TensorFlow initialises GPUs on import otherwise
-    try:
+    folder, held = prepared
+    entry = folder / ENTRY_NAME
+    command = [sys.executable, str(entry), *to_argv(args)]
+    shown = " ".join(["python", *command[1:]])
+    print(f"specc: wrote {folder}/; running {shown}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    env = {**os.environ, **held.hand_on()}
+    if os.name != "posix":  # pragma: no cover - exec is a new process there
+        held.release()
         return subprocess.call(command, env=env)
+    try:
+        os.execve(sys.executable, command, env)
     except OSError as exc:
-        print(f"specc: error: cannot run {command[0]}: {exc}", file=sys.stderr)
+        print(f"specc: error: cannot run {sys.executable}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE

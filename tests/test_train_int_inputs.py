@@ -7,21 +7,19 @@ samples, one epoch.  The refusals are checked before anything is written or star
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from specc.compiler import check_file
-from specc.emit import emit_source
-from tests.test_train import ROOT, env, history, specc, train
+from specc.run_folder import run_config
+from tests.test_train import ROOT, emit_run_folder, history, run_entry, specc, train
 
 GRU_TAGGER = ROOT / "specs" / "gru_tagger.spec"  # input 40 dtype=int, embedding 1000, 3 classes
 LSTM_TEXT = ROOT / "specs" / "lstm_text.spec"  # input 200 dtype=int, embedding 20000, 2 classes
 
 
-def test_the_script_declares_the_input_dtype_and_vocabulary(tmp_path):
+def test_the_configuration_declares_the_input_dtype_and_vocabulary(tmp_path):
     spec = tmp_path / "two.spec"
     spec.write_text(
         "model two\ninput 6 dtype=int\n"
@@ -30,11 +28,11 @@ def test_the_script_declares_the_input_dtype_and_vocabulary(tmp_path):
     checked = check_file(str(spec))
     assert checked.ok, checked.diagnostics
     for backend in ("torch", "keras"):
-        code = emit_source(checked, backend)
-        assert 'INPUT_DTYPE = "int64"' in code
-        assert "VOCAB_SIZE = 30  #" in code, "the smallest vocabulary bounds the ids"
-    plain = emit_source(check_file(str(ROOT / "specs" / "iris_mlp.spec")), "torch")
-    assert 'INPUT_DTYPE = "float32"' in plain and "VOCAB_SIZE = None" in plain
+        config = run_config(checked, backend)
+        assert config.input_dtype == "int64"
+        assert config.vocab_size == 30, "the smallest vocabulary bounds the ids"
+    plain = run_config(check_file(str(ROOT / "specs" / "iris_mlp.spec")), "torch")
+    assert plain.input_dtype == "float32" and plain.vocab_size is None
 
 
 @pytest.mark.parametrize("data", ["digits", "iris", "mnist"])
@@ -89,13 +87,8 @@ def test_the_emitted_script_trains_on_an_npz_of_ids(tmp_path, backend):
     path = tmp_path / "ids.npz"
     np.savez(path, x_train=ids[:48], y_train=np.arange(48) % 2,
              x_test=ids[48:], y_test=np.arange(12) % 2)  # fmt: skip
-    script = tmp_path / f"lstm_text_{backend}.py"
-    assert specc("emit", LSTM_TEXT, "-b", backend, "-o", script).returncode == 0
-    result = subprocess.run(
-        [sys.executable, str(script), "--data", f"npz:{path}", "--epochs", "1", "--batch", "16",
-         "--out", str(tmp_path / "run")],
-        cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    run = emit_run_folder(tmp_path / "run", backend, spec=LSTM_TEXT)
+    result = run_entry(run, "--data", f"npz:{path}", "--epochs", "1", "--batch", "16")
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert np.isfinite(info["metrics"]["loss"]) and "test_accuracy" in info["metrics"]

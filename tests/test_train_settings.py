@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from specc.compiler import check_text
-from specc.ir import LOSSES, OPTIMIZER_OPTIONS
-from tests.emitted import load_emitted
+from specc.harness import settings as harness_settings
+from specc.harness.main import parse_flags
+from specc.run_folder import run_config
 
 # every accepted argument of each optimizer (booleans as 1)
 SETTINGS = {
@@ -23,14 +24,18 @@ def checked_with(optimizer: str, settings: str):
     return check_text(text, name="m.spec")
 
 
+def settings_of(checked, backend, tmp_path, *flags):
+    """The harness's settings for ``checked`` trained with ``backend`` and ``flags``."""
+    return parse_flags(run_config(checked, backend), tmp_path, list(flags), prog="train.py")
+
+
 def test_the_table_covers_every_optimizer_and_argument():
-    assert set(SETTINGS) == set(OPTIMIZER_OPTIONS)
+    assert set(SETTINGS) == set(harness_settings.OPTIMIZERS)
     for name, settings in SETTINGS.items():
         given = {pair.split("=")[0] for pair in settings.split()}
-        assert given <= set(OPTIMIZER_OPTIONS[name])
+        assert given <= set(harness_settings.OPTIMIZERS[name])
         # the other spelling of the learning rate, and adamw's amsgrad (adam's is tested)
-        assert set(OPTIMIZER_OPTIONS[name]) - given <= {"lr", "learning_rate", "amsgrad"}
-    assert LOSSES == ("sparse_categorical_crossentropy",)
+        assert set(harness_settings.OPTIMIZERS[name]) - given <= {"lr", "learning_rate", "amsgrad"}
 
 
 @pytest.mark.parametrize(
@@ -50,10 +55,12 @@ def test_arguments_the_optimizer_does_not_take_are_errors(optimizer, bad, code):
 def test_torch_gets_every_argument(tmp_path, optimizer):
     import torch
 
+    from specc.harness import torch_loop
+
     checked = checked_with(optimizer, SETTINGS[optimizer])
     assert checked.ok, [d.message for d in checked.diagnostics]
-    module = load_emitted(checked, "torch", tmp_path)
-    opt = module.make_optimizer([torch.nn.Parameter(torch.zeros(2))], 0.01)
+    settings = settings_of(checked, "torch", tmp_path)
+    opt = torch_loop.make_optimizer(settings, [torch.nn.Parameter(torch.zeros(2))])
     group = opt.param_groups[0]
     assert group["lr"] == 0.01
     if optimizer in ("adam", "adamw"):
@@ -71,9 +78,10 @@ def test_torch_gets_every_argument(tmp_path, optimizer):
 
 @pytest.mark.parametrize("optimizer", sorted(SETTINGS))
 def test_keras_gets_every_argument(tmp_path, optimizer):
+    from specc.harness import keras_loop
+
     checked = checked_with(optimizer, SETTINGS[optimizer])
-    module = load_emitted(checked, "keras", tmp_path)
-    opt = module.make_optimizer(0.01)
+    opt = keras_loop.make_optimizer(settings_of(checked, "keras", tmp_path))
     assert float(opt.learning_rate) == pytest.approx(0.01)
     if optimizer in ("adam", "adamw"):
         assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.8, 0.99, 1e-6)

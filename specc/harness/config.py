@@ -1,0 +1,166 @@
+"""``config.json``: what the spec decides about a run, written by specc next to the model.
+
+specc writes it (``specc.run_folder.run_config``); the harness reads it here and refuses, with
+the file's name, anything it cannot use.  Command-line flags override its ``train`` values.
+
+    {
+      "format": 1,
+      "spec": {"name": "digits_cnn", "file": "specs/digits_cnn.spec", "sha256": "<64 hex>"},
+      "backend": "torch",
+      "model_file": "digits_cnn_torch.py",
+      "input": {"shape": [8, 8, 1], "dtype": "float32", "vocab_size": null},
+      "output": {"classes": 10, "activation": "softmax"},
+      "train": {"data": "digits", "loss": "sparse_categorical_crossentropy",
+                "optimizer": "adam", "optimizer_args": {"lr": 0.001}, "batch": 32,
+                "epochs": 20, "metrics": ["accuracy"], "seed": 0, "validation_split": 0.1,
+                "lr": 0.001}
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .backends import NAMES as BACKEND_NAMES
+from .errors import RunError
+
+FORMAT = 1
+CONFIG_NAME = "config.json"
+ENTRY_NAME = "train.py"  # the script that runs a run folder
+PACKAGE_NAME = "specc_harness"  # the harness's folder inside a run folder
+# where each backend's checkpoint says it exists, relative to the run folder
+CHECKPOINTS = {"torch": "checkpoint.pt", "keras": "checkpoint/state.json"}
+INPUT_DTYPES = ("float32", "int64")
+TRAIN_KEYS = {  # key: the types its value may have
+    "data": (str,),
+    "loss": (str,),
+    "optimizer": (str,),
+    "optimizer_args": (dict,),
+    "batch": (int,),
+    "epochs": (int,),
+    "metrics": (list,),
+    "seed": (int,),
+    "validation_split": (int, float),
+    "lr": (int, float),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The contents of ``config.json``."""
+
+    spec_name: str
+    spec_file: str
+    spec_sha256: str
+    backend: str
+    model_file: str
+    input_shape: tuple[int, ...]
+    input_dtype: str  # "float32", or "int64" for token ids
+    vocab_size: int | None  # token ids are in [0, vocab_size)
+    num_classes: int | None  # None when the output is not a vector of class scores
+    output_activation: str | None
+    train: dict[str, Any]
+
+    @property
+    def probabilities(self) -> bool:
+        """True when the model outputs softmax probabilities (PyTorch: unless logits=True)."""
+        return self.output_activation == "softmax"
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document of this configuration (what ``config.json`` holds)."""
+        return {
+            "format": FORMAT,
+            "spec": {"name": self.spec_name, "file": self.spec_file, "sha256": self.spec_sha256},
+            "backend": self.backend,
+            "model_file": self.model_file,
+            "input": {
+                "shape": list(self.input_shape),
+                "dtype": self.input_dtype,
+                "vocab_size": self.vocab_size,
+            },
+            "output": {"classes": self.num_classes, "activation": self.output_activation},
+            "train": dict(self.train),
+        }
+
+
+def config_text(config: RunConfig) -> str:
+    """``config.json``'s text: indented, keys in a fixed order, a final newline."""
+    return json.dumps(config.document(), indent=2) + "\n"
+
+
+def read_config(path: str | os.PathLike) -> RunConfig:
+    """Read and check ``config.json``; a :class:`RunError` names the file and the problem."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise RunError(
+            f"no {CONFIG_NAME} in {os.path.dirname(path) or '.'}: this is not a run folder "
+            "(`specc train` or `specc emit --train` writes one)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    return parse_config(document, path)
+
+
+def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
+    """A :class:`RunConfig` from a parsed ``config.json`` document, checked."""
+
+    def need(value: Any, types: tuple[type, ...], what: str) -> Any:
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            raise RunError(f"{where}: {what} must be {names}, not {json.dumps(value)}")
+        return value
+
+    def part(key: str) -> dict[str, Any]:
+        return need(document.get(key), (dict,), key)
+
+    need(document, (dict,), "the document")
+    if document.get("format") != FORMAT:
+        raise RunError(
+            f"{where} has format {document.get('format')!r}; this harness reads format "
+            f"{FORMAT}: write the run folder again with this specc"
+        )
+    spec, inputs, output, train = part("spec"), part("input"), part("output"), part("train")
+    backend = need(document.get("backend"), (str,), "backend")
+    if backend not in BACKEND_NAMES:
+        raise RunError(f"{where}: unknown backend {backend!r} ({', '.join(BACKEND_NAMES)})")
+    shape = need(inputs.get("shape"), (list,), "input.shape")
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise RunError(f"{where}: input.shape must be a list of positive sizes, not {shape}")
+    dtype = need(inputs.get("dtype"), (str,), "input.dtype")
+    if dtype not in INPUT_DTYPES:
+        raise RunError(f"{where}: input.dtype must be one of {', '.join(INPUT_DTYPES)}")
+    vocab = inputs.get("vocab_size")
+    if vocab is not None and (need(vocab, (int,), "input.vocab_size") < 1):
+        raise RunError(f"{where}: input.vocab_size must be positive")
+    classes = output.get("classes")
+    if classes is not None and need(classes, (int,), "output.classes") < 1:
+        raise RunError(f"{where}: output.classes must be positive")
+    activation = output.get("activation")
+    if activation is not None:
+        need(activation, (str,), "output.activation")
+    missing = [key for key in TRAIN_KEYS if key not in train]
+    if missing:
+        raise RunError(f"{where}: train lacks {', '.join(missing)}")
+    for key, types in TRAIN_KEYS.items():
+        need(train[key], types, f"train.{key}")
+    return RunConfig(
+        spec_name=need(spec.get("name"), (str,), "spec.name"),
+        spec_file=need(spec.get("file"), (str,), "spec.file"),
+        spec_sha256=need(spec.get("sha256"), (str,), "spec.sha256"),
+        backend=backend,
+        model_file=need(document.get("model_file"), (str,), "model_file"),
+        input_shape=tuple(shape),
+        input_dtype=dtype,
+        vocab_size=vocab,
+        num_classes=classes,
+        output_activation=activation,
+        train={key: train[key] for key in TRAIN_KEYS},
+    )
