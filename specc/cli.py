@@ -172,6 +172,16 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    """``specc lsp``: run the language server on stdin/stdout (for editors)."""
+    try:
+        from specc.lsp.server import serve
+    except ImportError as exc:  # pygls is an optional dependency
+        raise UsageError(f"specc lsp needs pygls: pip install 'specc[lsp]' ({exc})") from None
+    serve()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -239,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     layers = sub.add_parser("layers", help="list the layer kinds")
     layers.set_defaults(func=cmd_layers)
+
+    lsp = sub.add_parser("lsp", help="run the language server on stdio (for editors)")
+    # editors' clients pass --stdio; stdio is the only transport
+    lsp.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    lsp.set_defaults(func=cmd_lsp)
     return parser
 
 

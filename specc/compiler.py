@@ -25,6 +25,8 @@ class CheckedModel:
     infos: dict[int, LayerInfo] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     params: dict[int, Any] = field(default_factory=dict)
+    # the parsed spec (top-level AST nodes); empty when it has syntax errors
+    program: tuple = ()
 
     @property
     def ok(self) -> bool:
@@ -81,12 +83,12 @@ def _check_source(source: SourceFile) -> CheckedModel:
         return CheckedModel(source, None, diagnostics=diagnostics)
     model = lower(source, program, diagnostics)
     if model is None:
-        return CheckedModel(source, None, diagnostics=diagnostics)
-    state = State(model, diagnostics)
+        return CheckedModel(source, None, diagnostics=diagnostics, program=program)
+    state = State(model, diagnostics, source=source)
     for run_pass in PASSES:
         run_pass(state)
     diagnostics.sort(key=_position)
-    return CheckedModel(source, model, state.infos, diagnostics, state.params)
+    return CheckedModel(source, model, state.infos, diagnostics, state.params, program)
 
 
 def _position(diag: Diagnostic) -> tuple[int, int]:
