@@ -435,3 +435,31 @@ async def test_quick_fix_makes_its_diagnostic_go_away(client: LanguageClient, na
     after = await change_spec(client, uri, 2, fixed)
     assert len(after) < len(found)
     assert not any(d.code == target.code and d.message == target.message for d in after)
+
+
+async def test_hints_hover_and_navigation_survive_a_line_being_typed(client: LanguageClient):
+    typing = RESNET18 + "conv 8 3x3 stride=\n"  # the last line, being typed
+    uri = uri_of("typing.spec")
+    found = await open_spec(client, uri, typing)
+    assert [d.code for d in found] == [d.code for d in check_text(typing).diagnostics]
+    assert found and all(d.code.startswith("E01") for d in found)  # only the syntax error
+    hints = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(text_document=doc(uri), range=whole(typing))
+    )
+    # every other line keeps its hint: the same as without the line being typed
+    await open_spec(client, uri_of("typing_before.spec"), RESNET18)
+    complete = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(text_document=doc(uri_of("typing_before.spec")), range=whole(RESNET18))
+    )
+    assert [(h.position, h.label) for h in hints] == [(h.position, h.label) for h in complete]
+    call = find(typing, "basic(128)", after=2)
+    target = await client.text_document_definition_async(
+        lsp.DefinitionParams(text_document=doc(uri), position=call)
+    )
+    assert target.range.start == find(typing, "basic(f, stride=1)")
+    result = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=doc(uri), position=find(typing, "globalavgpool"))
+    )
+    assert "globalavgpool_1" in result.contents.value
+    with pytest.raises(JsonRpcException, match="syntax errors"):
+        await rename(client, uri, typing, call, "basic_block")

@@ -4,6 +4,11 @@ The check is ``specc check``'s own: :func:`specc.compiler.check_source`, then
 :func:`specc.report.to_document` -- the ``--format json`` document.  Diagnostics and layer facts
 come from that document; hover adds the ``--explain`` arithmetic (``CheckedModel.explain``).
 Everything else is derived on first use and cached for this version.
+
+While a line is being typed the spec usually does not parse, and a check then knows no layer.
+So that hints, hover and the outline do not vanish at every keystroke, the layer facts then come
+from the same check of the text without the lines that have syntax errors (blanked, so that
+every position stays where it is); the diagnostics are always those of the text itself.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from functools import cached_property
 from specc.compiler import CheckedModel, check_source
 from specc.report import to_document
 from specc.source import SourceFile, Span
-from specc.syntax import parse
 
 # syntax errors whose line can be blanked to parse the rest (bracket errors cannot)
 _LINE_ERRORS = ("E0100", "E0101", "E0104")
@@ -54,6 +58,31 @@ class Analysis:
         self.checked: CheckedModel = check_source(SourceFile(name, text))
         self.document: dict = to_document(self.checked)
 
+    @cached_property
+    def facts(self) -> CheckedModel:
+        """The check the layer facts come from: this text's, or with syntax errors, that of the
+        text without the lines they are on (when that parses)."""
+        blanked = self._without_syntax_errors()
+        if blanked is None:
+            return self.checked
+        recovered = check_source(SourceFile(self.name, blanked))
+        return recovered if recovered.program else self.checked
+
+    @cached_property
+    def facts_document(self) -> dict:
+        """The check document of :attr:`facts`."""
+        return self.document if self.facts is self.checked else to_document(self.facts)
+
+    def _without_syntax_errors(self) -> str | None:
+        diagnostics = self.checked.diagnostics
+        if self.checked.program or not diagnostics:
+            return None
+        if any(d.code not in _LINE_ERRORS or d.primary_span is None for d in diagnostics):
+            return None
+        bad = {d.primary_span.line for d in diagnostics}
+        lines = self.text.split("\n")
+        return "\n".join(" " * len(t) if i + 1 in bad else t for i, t in enumerate(lines))
+
     def span(self, where: dict) -> Span:
         """A span of this document from a check document's ``line``/``column`` fields."""
         return Span(
@@ -63,7 +92,7 @@ class Analysis:
     @cached_property
     def layers(self) -> list[Layer]:
         """Every layer whose shape is known, in graph order."""
-        model = self.checked.model
+        model = self.facts.model
         if model is None:
             return []
         index = {node.name: node.index for node in model.nodes}
@@ -74,7 +103,7 @@ class Analysis:
                 self.span(fact),
                 tuple(self.span(site) for site in fact["call_sites"]),
             )
-            for fact in self.document["layers"]
+            for fact in self.facts_document["layers"]
         ]
 
     @cached_property
@@ -108,22 +137,10 @@ class Analysis:
             runs[-1].append(layer)
         return runs
 
-    @cached_property
+    @property
     def program(self) -> tuple:
-        """The parsed spec; with syntax errors, the spec parsed without the lines they are on
-        (so that navigation keeps working while a line is being typed), or nothing."""
-        if self.checked.program:
-            return self.checked.program
-        diagnostics = self.checked.diagnostics
-        if not diagnostics or any(not d.code.startswith("E01") for d in diagnostics):
-            return ()
-        if any(d.code not in _LINE_ERRORS or d.primary_span is None for d in diagnostics):
-            return ()
-        bad = {d.primary_span.line for d in diagnostics}
-        lines = self.text.split("\n")
-        text = "\n".join(" " * len(t) if i + 1 in bad else t for i, t in enumerate(lines))
-        nodes, errors = parse(SourceFile(self.name, text))
-        return () if errors else nodes
+        """The parsed spec (of :attr:`facts`: navigation keeps working while a line is typed)."""
+        return self.facts.program
 
     @cached_property
     def symbols(self):

@@ -65,8 +65,8 @@ def hints(analysis: Analysis) -> list[tuple[Span, str, str]]:
     for site in analysis.by_call_site:
         instances = analysis.instances(site)
         found.append((site, call_label(instances), _tooltip([r[-1] for r in instances])))
-    model = analysis.checked.model
-    totals = analysis.document.get("totals")
+    model = analysis.facts.model
+    totals = analysis.facts_document.get("totals")
     if model is not None and model.span is not None and totals:
         label = f"{totals['params']:,} params · {totals['macs']:,} MACs"
         found.append((model.span, label, "the model's totals (MACs per sample)"))

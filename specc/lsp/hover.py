@@ -49,7 +49,7 @@ def layer_text(analysis: Analysis, layer: Layer, explain: bool = True) -> str:
     counts += f" · MACs {fact['macs']:,}"
     parts = [head, counts]
     if explain:
-        lines = analysis.checked.explain(layer.index)
+        lines = analysis.facts.explain(layer.index)
         if lines:
             parts.append("```text\n" + "\n".join(lines) + "\n```")
     return "\n\n".join(parts)
@@ -147,10 +147,11 @@ def hover_text(analysis: Analysis, line: int, column: int) -> str | None:
         if isinstance(node, Statement):
             if len(path) >= 2 and isinstance(path[-2], Statement) and path[-2].name == "train":
                 return _train_text(node)
-            if node.name == "model" and analysis.document.get("totals"):
-                totals = analysis.document["totals"]
+            facts = analysis.facts_document
+            if node.name == "model" and facts.get("totals"):
+                totals = facts["totals"]
                 return (
-                    f"**{analysis.document['model']}**: {len(analysis.layers)} layers · params "
+                    f"**{facts['model']}**: {len(analysis.layers)} layers · params "
                     f"{totals['params']:,} ({totals['trainable_params']:,} trainable) · MACs "
                     f"{totals['macs']:,} per sample"
                 )

@@ -67,6 +67,8 @@ def rename(analysis: Analysis, line: int, column: int, new_name: str) -> list[Sp
         raise RenameError(
             "nothing to rename here: put the cursor on a block, a block parameter or a layer's name"
         )
+    if not analysis.checked.program:  # a line that does not parse could hold a use
+        raise RenameError("the spec has syntax errors: fix them before renaming")
     symbol = found.symbol
     if new_name == symbol.name:
         return []
@@ -82,8 +84,8 @@ def rename(analysis: Analysis, line: int, column: int, new_name: str) -> list[Sp
         taken = symbols.names(PARAMETER, symbol.scope)
     elif symbol.kind == LAYER:
         taken = symbols.names(LAYER) | {layer.name for layer in analysis.layers}
-        if analysis.checked.model is not None:
-            taken |= {node.name for node in analysis.checked.model.nodes}
+        if analysis.facts.model is not None:
+            taken |= {node.name for node in analysis.facts.model.nodes}
     if new_name in taken:
         raise RenameError(f"`{new_name}` is already the name of a {symbol.kind} here")
     return [o.span for o in symbols.uses(symbol)]

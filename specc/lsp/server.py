@@ -101,7 +101,7 @@ class SpeccServer(LanguageServer):
 
 def _analyse(text: str, name: str, encoding: str) -> tuple[Analysis, LineIndex]:
     analysis = Analysis(text, name)
-    _ = analysis.program  # may parse again (after syntax errors): on this thread
+    _ = analysis.facts  # may check again (after syntax errors): on this thread
     return analysis, LineIndex(text, encoding)
 
 
