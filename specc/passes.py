@@ -144,7 +144,9 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
                     arg.span,
                     f"did you mean `{close}`?",
                     help=_signature_help(node.kind, kind),
-                    fixes=did_you_mean(arg.span, arg.text, close),
+                    fixes=did_you_mean(arg.span, arg.text, close)
+                    if _written_as(state, arg.span, arg.text)
+                    else None,
                 )
             )
             ok = False
@@ -326,8 +328,17 @@ def _shape_fixes(state: State, node: Node, exc: ShapeError, inputs: list[Shape])
     if exc.code == "E0301" and "padding" in fields and getattr(params, "padding", None) != "same":
         same = params.model_copy(update={"padding": "same"})
         if _fits(kind, same, inputs):
-            return (_padding_same(state, node, exc.arg),)
+            fix = _padding_same(state, node, exc.arg)
+            return (fix,) if fix is not None else ()
     return ()
+
+
+def _written_as(state: State, span: Span, text: str) -> bool:
+    """True when the spec has ``text`` at ``span`` itself, not a block parameter that a call
+    set to it (a fix there would change every instance of the block)."""
+    if state.source is None:
+        return False
+    return "".join(state.source.text_of(span).split()) == "".join(text.split())
 
 
 def _fits(kind, params: Any, inputs: list[Shape]) -> bool:
@@ -348,12 +359,15 @@ def _insert_before(state: State, node: Node, statement: str, title: str) -> Fix:
     return insert_at(span.line, span.column, span.file, text, title)
 
 
-def _padding_same(state: State, node: Node, arg: str | None) -> Fix:
+def _padding_same(state: State, node: Node, arg: str | None) -> Fix | None:
     """Set ``padding=same``: rewrite the padding the layer has, or add it after ``arg``."""
     title = "use `padding=same`"
     spans = state.arg_spans.get(node.index, {})
     written = next((a for a in node.args if spans.get("padding") == a.span), None)
     if written is not None:
+        literal = f"padding={written.text}" if written.key else written.text
+        if not _written_as(state, written.span, literal):
+            return None  # the padding comes from a block parameter: fix it at the call
         text = "padding=same" if written.key else "same"
         return Fix(title=title, span=written.span, replacement=text)
     after = spans.get(arg) or node.name_span

@@ -125,3 +125,12 @@ def test_fixes_in_json():
     }
     assert did_you_mean(span, "xyz", None) is None
     assert error("E0200", "unknown", span).fixes == ()
+
+
+def test_no_fix_inside_a_block_for_a_value_its_call_gave():
+    # `act` and `p` are the block's parameters: editing the body would change every instance
+    text = "input 4x4x1\nblock b(act, p) {\n  conv 4 5x5 act padding=p\n}\nb(rellu, same)\n"
+    text += "b(relu, valid)\n"
+    found = check_text(text).diagnostics
+    assert {d.code for d in found} == {"E0204", "E0301"}
+    assert all(d.fixes == () for d in found)

@@ -244,6 +244,8 @@ def _train_items(ctx: CursorContext) -> list[lsp.CompletionItem]:
 
 def complete(ctx: CursorContext, text: str, snippets: bool = False) -> list[lsp.CompletionItem]:
     """The completion items for a cursor context in ``text``."""
+    if ctx.in_string:
+        return []
     blocks = block_signatures(text)
     if ctx.call is not None:
         return _call_items(ctx.call, blocks)

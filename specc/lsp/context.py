@@ -24,6 +24,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+_CLOSED = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _WORD_AT_END = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 # block definitions, found by text so that they are known while the spec does not parse
 BLOCK_DEFINITION = re.compile(r"(?m)^[ \t]*block[ \t]+([A-Za-z_][A-Za-z0-9_]*)\(([^)\n]*)\)")
@@ -49,6 +50,7 @@ class CursorContext:
     call: Call | None  # the innermost open block call
     in_expression: bool  # inside `( ... )` that is not a call
     closed: str | None  # the opening word of the body a `}` just closed on this line
+    in_string: bool = False  # inside a string literal that is not closed yet
 
     @property
     def section(self) -> str | None:
@@ -64,6 +66,9 @@ class CursorContext:
 def cursor_context(text: str, offset: int) -> CursorContext:
     """The context of the cursor at character ``offset`` of ``text``."""
     before = text[:offset]
+    tokens = list(_TOKEN.finditer(before[before.rfind("\n") + 1 :]))
+    if tokens and tokens[-1].lastgroup == "string" and not _CLOSED.fullmatch(tokens[-1].group()):
+        return CursorContext([], [], "", None, False, None, in_string=True)
     match = _WORD_AT_END.search(before)
     prefix = match.group(0) if match else ""
     if prefix and match.start() > 0 and before[match.start() - 1].isdigit():

@@ -246,7 +246,15 @@ def _offset(lines: LineIndex, position: lsp.Position) -> int:
     return sum(len(text) + 1 for text in lines.lines[: line - 1]) + column - 1
 
 
+def _not_a_refusal(record: logging.LogRecord) -> bool:
+    """False for pygls's log of a request the server refused on purpose (a rename to a taken
+    name): the client shows the reason; the log would call it an exception."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, JsonRpcException) and error.code == REQUEST_FAILED)
+
+
 def serve() -> None:
     """Run the server on stdin/stdout until the client says exit."""
     logging.basicConfig(level=logging.WARNING, format="specc lsp: %(levelname)s %(message)s")
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_not_a_refusal)
     build_server().start_io()
