@@ -129,8 +129,11 @@ def test_fixes_in_json():
 
 def test_no_fix_inside_a_block_for_a_value_its_call_gave():
     # `act` and `p` are the block's parameters: editing the body would change every instance
-    text = "input 4x4x1\nblock b(act, p) {\n  conv 4 5x5 act padding=p\n}\nb(rellu, same)\n"
-    text += "b(relu, valid)\n"
-    found = check_text(text).diagnostics
-    assert {d.code for d in found} == {"E0204", "E0301"}
-    assert all(d.fixes == () for d in found)
+    block = "input 4x4x1\nblock b(act, p) {\n  conv 4 5x5 act padding=p\n}\n"
+    (word,) = check_text(block + "b(rellu, same)\n").diagnostics
+    (kernel,) = check_text(block + "b(relu, valid)\n").diagnostics
+    assert (word.code, kernel.code) == ("E0204", "E0301")
+    assert word.fixes == kernel.fixes == ()
+    # written in the body itself, the same mistakes are fixed there
+    (word,) = check_text(block.replace("act padding=p", "rellu") + "b(relu, 1)\n").diagnostics
+    assert word.fixes[0].replacement == "relu"
