@@ -4,7 +4,8 @@
 
 Starts ``specc lsp`` as an editor does (a subprocess on stdio), opens a spec of ResNet-50's size
 (``benchmarks/specs/resnet50_lsp.spec``: 193 layers, 16 bottleneck blocks) and edits it the way
-typing does -- a filter count, a typo that makes an error and its correction, a stage's depth.
+typing does -- a filter count, typos that make errors and their corrections, a stage's depth, a
+keyword argument half written (a syntax error).
 Two runs, interleaved round by round:
 
 - **one change at a time**: send ``didChange``, wait for the ``publishDiagnostics`` of that
@@ -43,6 +44,9 @@ def edits(text: str) -> list[str]:
         ("dense 1000 softmax", "dense 1000 sofmax"),  # a typo: an error, with a fix
         ("stage(256, 6)", "stage(256, 5)"),  # a block call's argument
         ("conv f 1x1 use_bias=false; bn; relu", "conv f 1x1 use_bias=false; bn; rel"),
+        # half a keyword argument: a syntax error (the hints come from a second check of the
+        # text without that line)
+        ("globalavgpool\n", "globalavgpool name=\n"),
     ]
     versions = []
     for old, new in variants:

@@ -1,4 +1,4 @@
-"""The ``specc`` command line: check, emit, train, port-weights, layers.
+"""The ``specc`` command line: check, emit, train, port-weights, layers, lsp.
 
 ``check`` and ``emit`` import neither TensorFlow nor PyTorch; ``train`` and ``port-weights``
 import them lazily, only when run.  Exit status: 0 when every spec is valid, 1 when any spec has

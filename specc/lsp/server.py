@@ -61,7 +61,8 @@ class SpeccServer(LanguageServer):
         analysis, lines = await loop.run_in_executor(
             self.checker, _analyse, text, name, self.encoding()
         )
-        self.analyses[uri] = (text, analysis, lines)
+        if uri in self.workspace.text_documents:  # not closed meanwhile
+            self.analyses[uri] = (text, analysis, lines)
         return analysis, lines
 
     async def run_checker(self, function, *args):
