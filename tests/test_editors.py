@@ -29,7 +29,7 @@ VSCODE = ROOT / "editors" / "vscode"
 GRAMMAR_FILE = VSCODE / "syntaxes" / "specc.tmLanguage.json"
 SPECS = sorted((ROOT / "specs").glob("*.spec"))
 KEYWORDS = {"model", "input", "block", "repeat", "residual", "shortcut", "branch", "if", "else"}
-KEYWORDS |= {"train"}
+KEYWORDS |= {"train", "sequential"}
 
 
 def _builder():

@@ -31,6 +31,7 @@ KEYWORDS = (
     "if",
     "else",
     "train",
+    "sequential",  # `sequential NAME { ... }`, a named group (the lead's branch)
 )
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 

@@ -28,7 +28,7 @@ Kind = lsp.CompletionItemKind
 # kinds that only the structure makes (residual/branch merges) or that open the model
 NOT_WRITTEN = ("add", "concat", "input")
 TOP_LEVEL_KEYWORDS = ("model", "input", "block", "train")
-BODY_KEYWORDS = ("repeat", "residual", "branch", "if")
+BODY_KEYWORDS = ("repeat", "residual", "branch", "if", "sequential")
 CLAUSE_KEYWORDS = {"residual": "shortcut", "if": "else", "shortcut": None, "else": None}
 OPEN_SOURCES = {
     "synthetic": "random data of the model's shapes",

@@ -24,6 +24,7 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # words with a meaning of their own, which a block, parameter or layer cannot be called
 RESERVED = frozenset(
     {"model", "input", "train", "block", "repeat", "residual", "shortcut", "branch", "if"}
+    | {"sequential"}
     | {"else", "name", "true", "false", "none", "concat", "add"}
 )
 
