@@ -68,6 +68,12 @@ class Analysis:
         recovered = check_source(SourceFile(self.name, blanked))
         return recovered if recovered.program else self.checked
 
+    @property
+    def facts_ready(self) -> bool:
+        """Whether :attr:`facts` has been computed (it may parse: the server computes it on
+        its checking thread)."""
+        return "facts" in self.__dict__
+
     @cached_property
     def facts_document(self) -> dict:
         """The check document of :attr:`facts`."""

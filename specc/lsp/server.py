@@ -50,19 +50,23 @@ class SpeccServer(LanguageServer):
         """The document's current text."""
         return self.workspace.get_text_document(uri).source
 
-    async def current(self, uri: str) -> tuple[Analysis, LineIndex]:
-        """The analysis of the document's current text, checked on the worker if needed."""
+    async def current(self, uri: str, facts: bool = True) -> tuple[Analysis, LineIndex]:
+        """The analysis of the document's current text, checked on the worker if needed.
+
+        With ``facts``, its layer facts are ready too (after syntax errors they take a second
+        check, which the diagnostics do not wait for).
+        """
         text = self.text(uri)
         cached = self.analyses.get(uri)
         if cached is not None and (cached[0] is text or cached[0] == text):
-            return cached[1], cached[2]
-        name = to_fs_path(uri) or uri
-        loop = asyncio.get_running_loop()
-        analysis, lines = await loop.run_in_executor(
-            self.checker, _analyse, text, name, self.encoding()
-        )
-        if uri in self.workspace.text_documents:  # not closed meanwhile
-            self.analyses[uri] = (text, analysis, lines)
+            analysis, lines = cached[1], cached[2]
+        else:
+            name = to_fs_path(uri) or uri
+            analysis, lines = await self.run_checker(_analyse, text, name, self.encoding())
+            if uri in self.workspace.text_documents:  # not closed meanwhile
+                self.analyses[uri] = (text, analysis, lines)
+        if facts and not analysis.facts_ready:
+            await self.run_checker(getattr, analysis, "facts")
         return analysis, lines
 
     async def run_checker(self, function, *args):
@@ -83,7 +87,7 @@ class SpeccServer(LanguageServer):
                 if document is None:  # closed meanwhile
                     return
                 version = document.version
-                analysis, lines = await self.current(uri)
+                analysis, lines = await self.current(uri, facts=False)
                 if document.version != version or uri not in self.workspace.text_documents:
                     continue  # changed while it was checked: check the latest text instead
                 found = diagnostics(analysis, lines, uri)
@@ -102,7 +106,8 @@ class SpeccServer(LanguageServer):
 
 def _analyse(text: str, name: str, encoding: str) -> tuple[Analysis, LineIndex]:
     analysis = Analysis(text, name)
-    _ = analysis.facts  # may check again (after syntax errors): on this thread
+    if analysis.checked.program:  # parsed: the facts are this check's, nothing to parse
+        _ = analysis.facts
     return analysis, LineIndex(text, encoding)
 
 
