@@ -31,6 +31,7 @@ bench: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.regenerate_golden
+	PYTHONPATH=. $(BIN)/python editors/vscode/build_grammar.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -1,4 +1,5 @@
-"""The ``specc`` command line: check, emit, graph, train, port-weights, layers, explain.
+"""The ``specc`` command line: check, emit, graph, train, port-weights, layers, explain,
+lsp.
 
 ``check``, ``emit`` and ``graph`` import neither TensorFlow nor PyTorch; ``train`` and
 ``port-weights`` import them lazily, only when run.  Exit status
@@ -276,6 +277,18 @@ def _unknown_code(written: str) -> str:
     return f"no error code {code}: {hint}"
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    """``specc lsp``: run the language server on stdin/stdout (for editors)."""
+    try:
+        from specc.lsp.server import serve
+    except ModuleNotFoundError as exc:  # pygls is an optional dependency
+        if exc.name not in ("pygls", "lsprotocol", "cattrs", "attrs"):
+            raise
+        raise UsageError(f"specc lsp needs pygls: pip install 'specc[lsp]' ({exc})") from None
+    serve()
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -361,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
         "code", nargs="?", metavar="CODE", help="e.g. E0301; without it, list every code"
     )
     explain.set_defaults(func=cmd_explain)
+
+    lsp = sub.add_parser("lsp", help="run the language server on stdio (for editors)")
+    # editors' clients pass --stdio; stdio is the only transport
+    lsp.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    lsp.set_defaults(func=cmd_lsp)
     return parser
 
 

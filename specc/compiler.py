@@ -28,6 +28,8 @@ class CheckedModel:
     # which written argument gave each parameter (node -> parameter -> RawArg): the emitters
     # write a block's arguments as the spec wrote them
     bindings: dict[int, dict] = field(default_factory=dict)
+    # the parsed spec (top-level AST nodes); empty when it has syntax errors
+    program: tuple = ()
 
     @property
     def ok(self) -> bool:
@@ -84,12 +86,14 @@ def _check_source(source: SourceFile) -> CheckedModel:
         return CheckedModel(source, None, diagnostics=diagnostics)
     model = lower(source, program, diagnostics)
     if model is None:
-        return CheckedModel(source, None, diagnostics=diagnostics)
-    state = State(model, diagnostics)
+        return CheckedModel(source, None, diagnostics=diagnostics, program=program)
+    state = State(model, diagnostics, source=source)
     for run_pass in PASSES:
         run_pass(state)
     diagnostics.sort(key=_position)
-    return CheckedModel(source, model, state.infos, diagnostics, state.params, state.bindings)
+    return CheckedModel(
+        source, model, state.infos, diagnostics, state.params, state.bindings, program
+    )
 
 
 def _position(diag: Diagnostic) -> tuple[int, int]:

@@ -2,7 +2,8 @@
 
 Every pass reports problems by appending :class:`Diagnostic` objects to a list instead of
 raising, so that one run reports every error in a file.  :func:`render` is the single text
-renderer; :func:`to_json` is its machine-readable twin.
+renderer; :func:`to_json` is its machine-readable twin.  A diagnostic may carry :class:`Fix`
+objects: concrete edits that resolve it, which the language server offers as quick fixes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,41 @@ class Label(BaseModel):
     primary: bool = False
 
 
+class Fix(BaseModel):
+    """A concrete edit that resolves a diagnostic: write ``replacement`` where ``span`` is.
+
+    An empty span (same line, ``column == end_column``) inserts before that column; an empty
+    replacement deletes.  ``title`` says what the edit does (``replace `dens` with `dense```).
+    """
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    title: str
+    span: Span
+    replacement: str
+
+
+def replace_with(span: Span, replacement: str, title: str = "") -> Fix:
+    """A fix that replaces the text ``span`` covers, e.g. with a did-you-mean candidate."""
+    return Fix(title=title or f"replace with `{replacement}`", span=span, replacement=replacement)
+
+
+def did_you_mean(span: Span | None, written: str, candidate: str | None) -> Fix | None:
+    """The fix for a misspelt name: replace ``written`` at ``span`` with ``candidate``.
+
+    None when there is no candidate (or no span), so that a call site can always pass
+    ``fixes=did_you_mean(span, name, closest(name, names))``.
+    """
+    if candidate is None or span is None:
+        return None
+    return replace_with(span, candidate, f"change `{written}` to `{candidate}`")
+
+
+def insert_at(line: int, column: int, file: str, text: str, title: str) -> Fix:
+    """A fix that inserts ``text`` before ``column`` of ``line`` (1-based)."""
+    return Fix(title=title, span=Span(file, line, column, line, column), replacement=text)
+
+
 class Diagnostic(BaseModel):
     """One problem found in a spec."""
 
@@ -36,6 +72,7 @@ class Diagnostic(BaseModel):
     notes: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
     severity: Literal["error", "warning"] = "error"
+    fixes: tuple[Fix, ...] = ()
 
     @property
     def primary_span(self) -> Span | None:
@@ -55,8 +92,13 @@ def error(
     related: tuple[tuple[Span, str], ...] = (),
     notes: tuple[str, ...] = (),
     help: tuple[str, ...] | str = (),
+    fixes: tuple[Fix, ...] | Fix | None = (),
 ) -> Diagnostic:
-    """Build an error diagnostic pointing at ``span`` with optional secondary labels."""
+    """Build an error diagnostic pointing at ``span`` with optional secondary labels.
+
+    ``fixes`` are edits that resolve it (see :class:`Fix`); ``None`` entries are dropped, so
+    a call site can pass ``fixes=(fix if close else None)``.
+    """
     labels = [] if span is None else [Label(span=span, message=label, primary=True)]
     labels += [Label(span=s, message=m) for s, m in related if s is not None]
     return Diagnostic(
@@ -65,7 +107,16 @@ def error(
         labels=tuple(labels),
         notes=tuple(notes),
         help=(help,) if isinstance(help, str) else tuple(help),
+        fixes=_fixes(fixes),
     )
+
+
+def _fixes(fixes: tuple[Fix | None, ...] | Fix | None) -> tuple[Fix, ...]:
+    if fixes is None:
+        return ()
+    if isinstance(fixes, Fix):
+        return (fixes,)
+    return tuple(f for f in fixes if f is not None)
 
 
 class SpecError(Exception):
@@ -189,4 +240,16 @@ def to_json(diag: Diagnostic) -> dict:
         ],
         "notes": list(diag.notes),
         "help": list(diag.help),
+        "fixes": [
+            {
+                "title": fix.title,
+                "file": fix.span.file,
+                "line": fix.span.line,
+                "column": fix.span.column,
+                "end_line": fix.span.end_line,
+                "end_column": fix.span.end_column,
+                "replacement": fix.replacement,
+            }
+            for fix in diag.fixes
+        ],
     }

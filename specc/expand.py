@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from specc.diagnostics import Diagnostic, closest, error
+from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.exprs import Bound, resolve, sites_of
 from specc.ir import RawArg
 from specc.layers import ACTIVATIONS, all_names, canonical, lookup
@@ -36,6 +36,7 @@ MAX_STEPS = 1_000_000
 # Layers in a model.
 MAX_NODES = 200_000
 STRUCTURAL = ("repeat", "residual", "branch", "if", "sequential")
+BRANCH_MODES = ("concat", "add")
 TOP_LEVEL_ONLY = ("model", "input", "train")
 
 
@@ -541,13 +542,18 @@ def residual(ctx: Expansion, stmt: Statement, env: Env, decisions: list) -> tupl
 def branch(ctx: Expansion, stmt: Statement, env: Env, decisions: list, origin: Statement) -> tuple:
     """``branch concat|add { ... } { ... } ...``."""
     mode = stmt.args[0].value.value if len(stmt.args) == 1 else None
-    if mode not in ("concat", "add"):
+    if mode not in BRANCH_MODES:
+        where = stmt.args[0].span if stmt.args else stmt.name_span
+        written = str(mode) if stmt.args else ""
         ctx.report(
             error(
                 "E0215",
                 "`branch` needs a merge mode: concat or add",
-                stmt.args[0].span if stmt.args else stmt.name_span,
+                where,
                 "expected `concat` or `add`",
+                fixes=did_you_mean(where, written, closest(written, BRANCH_MODES))
+                if written
+                else None,
                 help="e.g. `branch concat { conv 32 1x1 } { conv 32 3x3 padding=same }`",
             )
         )
@@ -700,6 +706,7 @@ def bind(ctx: Expansion, block: BlockDef, args, where: Span, env: Env) -> dict |
                     f"`{block.name}` has no parameter `{arg.key}`",
                     arg.key_span,
                     "unknown parameter",
+                    fixes=did_you_mean(arg.key_span, arg.key, close),
                     related=((block.name_span, "block defined here"),),
                     help=f"did you mean `{close}`?"
                     if close
@@ -796,6 +803,7 @@ def unknown_name(ctx: Expansion, name: str, span: Span, *, is_call: bool) -> Non
             f"unknown {what} `{name}`",
             span,
             f"not a known {what}",
+            fixes=did_you_mean(span, name, close),
             help=f"did you mean `{close}`?"
             if close
             else "run `specc layers` to list every layer kind",

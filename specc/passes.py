@@ -13,11 +13,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from specc import data_catalog
-from specc.diagnostics import Diagnostic, closest, error, friendly_message
+from specc.diagnostics import (
+    Diagnostic,
+    Fix,
+    closest,
+    did_you_mean,
+    error,
+    friendly_message,
+    insert_at,
+)
 from specc.exprs import sites_of
 from specc.ir import Model, Node, RawArg, Shape
 from specc.layers import ShapeError, fmt_shape, lookup
-from specc.source import Span
+from specc.layers.base import prod
+from specc.source import SourceFile, Span
 
 BYTES_PER_VALUE = 4  # float32
 INT_DATA_HELP = 'train token ids on "npz:PATH" (integer x arrays) or synthetic'
@@ -47,6 +56,8 @@ class State:
     model: Model
     diagnostics: list[Diagnostic]
     params: dict[int, Any] = field(default_factory=dict)
+    # the spec's text, when known: quick fixes keep its indentation
+    source: SourceFile | None = None
     shapes: dict[int, Shape] = field(default_factory=dict)
     arg_spans: dict[int, dict[str, Span]] = field(default_factory=dict)
     # which written argument gave each parameter: node -> parameter -> RawArg
@@ -108,6 +119,10 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
         if arg.key is not None:
             if arg.key not in fields:
                 close = closest(arg.key, fields)
+                # the key is where `key=value` starts
+                key_span = arg.span.replace(
+                    end_line=arg.span.line, end_column=arg.span.column + len(arg.key)
+                )
                 state.diagnostics.append(
                     error(
                         "E0205",
@@ -117,6 +132,7 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
                         help=f"did you mean `{close}`?"
                         if close
                         else _signature_help(node.kind, kind),
+                        fixes=did_you_mean(key_span, arg.key, close),
                     )
                 )
                 ok = False
@@ -140,6 +156,9 @@ def _bind_args(state: State, node: Node, kind) -> tuple[dict[str, Any], dict[str
                     arg.span,
                     f"did you mean `{close}`?",
                     help=_signature_help(node.kind, kind),
+                    fixes=did_you_mean(arg.span, arg.text, close)
+                    if _written_as(state, arg.span, arg.text)
+                    else None,
                 )
             )
             ok = False
@@ -287,7 +306,67 @@ def _shape_diagnostic(state: State, node: Node, exc: ShapeError, inputs: list[Sh
         related=tuple(related),
         notes=exc.notes,
         help=help_,
+        fixes=_shape_fixes(state, node, exc, inputs),
     )
+
+
+def _shape_fixes(state: State, node: Node, exc: ShapeError, inputs: list[Shape]) -> tuple:
+    """Edits that make this layer accept its input, each tried on the layer's own shape rule
+    first: ``flatten`` before it, or ``padding=same``."""
+    if node.role or len(inputs) != 1:
+        return ()
+    kind, params = lookup(node.kind), state.params[node.index]
+    if exc.code == "E0302" and len(inputs[0]) > 1 and _fits(kind, params, [(prod(inputs[0]),)]):
+        title = f"insert `flatten` before this {node.kind}"
+        return (_insert_before(state, node, "flatten", title),)
+    fields = type(params).model_fields
+    if exc.code == "E0301" and "padding" in fields and getattr(params, "padding", None) != "same":
+        same = params.model_copy(update={"padding": "same"})
+        if _fits(kind, same, inputs):
+            fix = _padding_same(state, node, exc.arg)
+            return (fix,) if fix is not None else ()
+    return ()
+
+
+def _written_as(state: State, span: Span, text: str) -> bool:
+    """True when the spec has ``text`` at ``span`` itself, not a block parameter that a call
+    set to it (a fix there would change every instance of the block)."""
+    if state.source is None:
+        return False
+    return "".join(state.source.text_of(span).split()) == "".join(text.split())
+
+
+def _fits(kind, params: Any, inputs: list[Shape]) -> bool:
+    try:
+        kind.output_shape(params, inputs)
+    except ShapeError:
+        return False
+    return True
+
+
+def _insert_before(state: State, node: Node, statement: str, title: str) -> Fix:
+    """Insert ``statement`` before ``node``'s: on a line of its own, at the same indentation,
+    when the node's statement starts its line; otherwise before it, separated by ``;``."""
+    span = node.span
+    line = state.source.line(span.line) if state.source is not None else ""
+    indent = line[: span.column - 1]
+    text = f"{statement}\n{indent}" if line and not indent.strip() else f"{statement}; "
+    return insert_at(span.line, span.column, span.file, text, title)
+
+
+def _padding_same(state: State, node: Node, arg: str | None) -> Fix | None:
+    """Set ``padding=same``: rewrite the padding the layer has, or add it after ``arg``."""
+    title = "use `padding=same`"
+    spans = state.arg_spans.get(node.index, {})
+    written = next((a for a in node.args if spans.get("padding") == a.span), None)
+    if written is not None:
+        literal = f"padding={written.text}" if written.key else written.text
+        if not _written_as(state, written.span, literal):
+            return None  # the padding comes from a block parameter: fix it at the call
+        text = "padding=same" if written.key else "same"
+        return Fix(title=title, span=written.span, replacement=text)
+    after = spans.get(arg) or node.name_span
+    return insert_at(after.end_line, after.end_column, after.file, " padding=same", title)
 
 
 def count(state: State) -> None:
@@ -360,6 +439,10 @@ def dataset_diagnostics(
                 f"{info.name}{where} needs {fits}",
                 related=named,
                 help=f"use `input {fmt_shape(info.shapes[0])}`{other}",
+                # only the spec's own input line can be edited (specc train passes the statement)
+                fixes=None
+                if origin
+                else did_you_mean(shape_span, fmt_shape(in_shape), fmt_shape(info.shapes[0])),
             )
         )
     if out_shape is not None and out_shape != (info.classes,):

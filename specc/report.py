@@ -79,37 +79,64 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
 
 
 def to_document(checked: CheckedModel) -> dict:
-    """The ``--format json`` document of one spec (valid or not)."""
+    """The ``--format json`` document of one spec (valid or not).
+
+    The language server reads its diagnostics and layer facts from this same document.
+    """
     model = checked.model
-    layers = []
-    if model is not None:
-        for node in model.nodes:
-            info = checked.infos.get(node.index)
-            if info is None:
-                continue
-            layers.append(
-                {
-                    "name": node.name,
-                    "kind": node.kind,
-                    "output_shape": list(info.shape),
-                    "params": info.params,
-                    "trainable_params": info.trainable,
-                    "non_trainable_params": info.non_trainable,
-                    "macs": info.macs,
-                    "inputs": [model.nodes[i].name for i in node.inputs],
-                    "line": node.span.line,
-                }
-            )
     doc = {
         "model": model.name if model else None,
         "file": checked.source.name,
         "ok": checked.ok,
-        "layers": layers,
+        "layers": layer_facts(checked),
         "diagnostics": [to_json(d) for d in checked.diagnostics],
     }
     if checked.ok:
         doc["totals"] = checked.totals()
     return doc
+
+
+def layer_facts(checked: CheckedModel) -> list[dict]:
+    """One entry per layer whose shape is known, in graph order: name, kind, output shape,
+    counts, inputs, and where it is written -- its statement (``line``, ``column``,
+    ``end_line``, ``end_column``) and, for a layer made by a block, the call sites that made it
+    (``call_sites``, innermost first)."""
+    model = checked.model
+    if model is None:
+        return []
+    layers = []
+    for node in model.nodes:
+        info = checked.infos.get(node.index)
+        if info is None:
+            continue
+        span = node.span
+        layers.append(
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "output_shape": list(info.shape),
+                "params": info.params,
+                "trainable_params": info.trainable,
+                "non_trainable_params": info.non_trainable,
+                "macs": info.macs,
+                "inputs": [model.nodes[i].name for i in node.inputs],
+                "line": span.line,
+                "column": span.column,
+                "end_line": span.end_line,
+                "end_column": span.end_column,
+                "call_sites": [_position(site) for site in node.trace],
+            }
+        )
+    return layers
+
+
+def _position(span) -> dict:
+    return {
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+    }
 
 
 def render_diagnostics(checked: CheckedModel, diagnostics=None, *, hint: bool = True) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from specc import data_catalog
-from specc.diagnostics import Diagnostic, closest, error, friendly_message
+from specc.diagnostics import Diagnostic, closest, did_you_mean, error, friendly_message
 from specc.exprs import resolve
 from specc.harness.settings import LOSSES, METRICS
 from specc.harness.settings import OPTIMIZERS as OPTIMIZER_OPTIONS
@@ -21,7 +21,8 @@ from specc.syntax import Arg, Statement
 
 Report = Callable[[Diagnostic], None]
 
-_TRAIN_KEYS = {
+# the settings a train section takes (their spellings) -> the TrainConfig field
+TRAIN_KEYS = {
     "data": "data",
     "loss": "loss",
     "optimizer": "optimizer",
@@ -62,18 +63,19 @@ class _Reader:
             if not isinstance(item, Statement) or item.clauses:
                 self.report(error("E0401", "expected `key value`", item.span, "not a setting"))
                 continue
-            key = _TRAIN_KEYS.get(item.name)
+            key = TRAIN_KEYS.get(item.name)
             if key is None:
-                close = closest(item.name, _TRAIN_KEYS)
+                close = closest(item.name, TRAIN_KEYS)
                 self.report(
                     error(
                         "E0402",
                         f"unknown train setting `{item.name}`",
                         item.name_span,
                         "unknown setting",
+                        fixes=did_you_mean(item.name_span, item.name, close),
                         help=f"did you mean `{close}`?"
                         if close
-                        else "settings: " + ", ".join(sorted(set(_TRAIN_KEYS) - {"batch_size"})),
+                        else "settings: " + ", ".join(sorted(set(TRAIN_KEYS) - {"batch_size"})),
                     )
                 )
                 continue
@@ -131,6 +133,7 @@ class _Reader:
                         f"unsupported metric `{arg.value.text}`",
                         arg.span,
                         "the training harness does not report this metric",
+                        fixes=did_you_mean(arg.span, arg.value.text, close),
                         help=f"did you mean `{close}`?"
                         if close
                         else "the harness reports " + ", ".join(METRICS) + " (and the loss)",
@@ -152,12 +155,14 @@ class _Reader:
                 return None
             name = str(positional[0].value.value).lower()
             if name not in OPTIMIZER_OPTIONS:
+                close = closest(name, OPTIMIZER_OPTIONS)
                 self.report(
                     error(
                         "E0405",
                         f"unknown optimizer `{name}`",
                         positional[0].span,
                         "not supported",
+                        fixes=did_you_mean(positional[0].span, name, close),
                         help="use adam, adamw, sgd or rmsprop",
                     )
                 )
@@ -178,6 +183,7 @@ class _Reader:
                     f"unsupported loss `{value}`",
                     positional[0].span,
                     "the training harness does not implement this loss",
+                    fixes=did_you_mean(positional[0].span, str(value), close),
                     help=f"did you mean `{close}`? (labels are integer class indices)"
                     if close
                     else "the harness supports " + ", ".join(LOSSES),
@@ -192,6 +198,7 @@ class _Reader:
                     f"unknown dataset `{value}`",
                     positional[0].span,
                     "not a known dataset",
+                    fixes=did_you_mean(positional[0].span, str(value), close),
                     help=f"did you mean `{close}`?"
                     if close
                     else 'use digits, iris, wine, mnist, cifar10, synthetic, "npz:PATH" or '
@@ -215,6 +222,7 @@ class _Reader:
                         f"{name} has no argument `{a.key}`",
                         a.span,
                         "unknown optimizer argument",
+                        fixes=did_you_mean(a.key_span, a.key, close),
                         help=f"did you mean `{close}`?"
                         if close
                         else f"{name} takes " + ", ".join(f"{k}=" for k in accepted),
