@@ -40,6 +40,7 @@ RANGES = {
     "E03": "shapes",
     "E04": "the train section and data",
     "E05": "blocks and topology",
+    "W05": "the model's graph (warnings of `specc check`)",
     "E06": "what a backend cannot express",
     "W06": "what a backend cannot express (warnings of `specc check`)",
 }

@@ -37,7 +37,7 @@ MAX_STEPS = 1_000_000
 MAX_NODES = 200_000
 STRUCTURAL = ("repeat", "residual", "branch", "if", "sequential")
 BRANCH_MODES = ("concat", "add")
-TOP_LEVEL_ONLY = ("model", "input", "train")
+TOP_LEVEL_ONLY = ("model", "input", "train", "output")
 
 
 class Reporter:
@@ -69,7 +69,12 @@ class Env:
 
 
 class XLayer(NamedTuple):
-    """A layer statement with its arguments bound."""
+    """A layer statement with its arguments bound.
+
+    ``source`` is the layer named by ``from=`` (its input instead of the previous layer's
+    output), ``refs`` the layers a merge names (``concat enc1``: more inputs), each with the
+    span to report at.
+    """
 
     kind: str
     args: tuple[RawArg, ...]
@@ -77,6 +82,8 @@ class XLayer(NamedTuple):
     name_span: Span | None
     stmt: Statement
     trace: tuple[Span, ...]
+    source: tuple[str, Span] | None = None
+    refs: tuple[tuple[str, Span], ...] = ()
 
 
 class XResidual(NamedTuple):
@@ -133,6 +140,8 @@ class Program(NamedTuple):
     train: Statement | None
     blocks: dict[str, BlockDef]
     definition: tuple
+    outputs: tuple[tuple[str, Span], ...] = ()  # `output a b`: the layers the model returns
+    outputs_span: Span | None = None
 
 
 class _OutOfBudget(Exception):
@@ -190,6 +199,8 @@ def expand_program(program: tuple, report: Callable[[Diagnostic], None]) -> Prog
     model_name: str | None = None
     model_span: Span | None = None
     train: Statement | None = None
+    outputs: tuple[tuple[str, Span], ...] = ()
+    outputs_span: Span | None = None
     items: list = []
     decisions: list = []
     definition = tuple(n for n in program if not isinstance(n, BlockDef))
@@ -232,18 +243,34 @@ def expand_program(program: tuple, report: Callable[[Diagnostic], None]) -> Prog
                     )
                 else:
                     train = node
+            elif isinstance(node, Statement) and node.name == "output":
+                if outputs_span is not None:
+                    report(
+                        error(
+                            "E0219",
+                            "the outputs are named twice",
+                            node.name_span,
+                            "second `output` line",
+                            related=((outputs_span, "first named here"),),
+                            help="name every output on one line: `output head_a head_b`",
+                        )
+                    )
+                else:
+                    outputs, outputs_span = _output_names(ctx, node), node.span
             elif isinstance(node, Statement) and node.name == "input":
-                if items:
+                named = any(a.key == "name" for a in node.args)
+                if items and not named:
                     first = items[0].stmt if isinstance(items[0], XLayer) else None
                     is_input = first is not None and items[0].kind == "input"
                     report(
                         error(
                             "E0210",
-                            "`input` must come once, before every layer",
+                            "a second `input` needs a name",
                             node.name_span,
-                            "a second input here",
-                            related=((first.span, "the model's input"),) if is_input else (),
-                            help="a model has one input; branches start from a layer with `branch`",
+                            "another input here",
+                            related=((first.span, "the model's first input"),) if is_input else (),
+                            help="name it, e.g. `input 10 name=meta`, and use it with "
+                            "`from=meta` or in a merge: `concat meta`",
                         )
                     )
                 else:
@@ -253,8 +280,37 @@ def expand_program(program: tuple, report: Callable[[Diagnostic], None]) -> Prog
     except _OutOfBudget:
         return None
     return Program(
-        model_name, model_span, tuple(items), tuple(decisions), train, ctx.blocks, definition
+        model_name,
+        model_span,
+        tuple(items),
+        tuple(decisions),
+        train,
+        ctx.blocks,
+        definition,
+        outputs,
+        outputs_span,
     )
+
+
+def _output_names(ctx: Expansion, stmt: Statement) -> tuple[tuple[str, Span], ...]:
+    """``output a b``: the names of the model's outputs."""
+    names = []
+    for arg in stmt.args:
+        if arg.key is not None or arg.value.kind != "name":
+            ctx.report(
+                error(
+                    "E0219",
+                    "`output` takes the names of layers",
+                    arg.span,
+                    "not a layer name",
+                    help="e.g. `output head_a head_b`, after `dense 10 name=head_a` ...",
+                )
+            )
+            continue
+        names.append((arg.value.value, arg.value.span))
+    if not stmt.args:
+        ctx.report(error("E0219", "`output` takes the names of layers", stmt.span, "no names here"))
+    return tuple(names)
 
 
 def _one_name(stmt: Statement) -> bool:
@@ -764,6 +820,7 @@ def layer(ctx: Expansion, stmt: Statement, env: Env, kind: str = "") -> XLayer |
     ctx.count_layer(stmt, env)
     explicit, args = explicit_name(ctx, args, env)
     name_span = next((a.span for a in stmt.args if a.key == "name"), None)
+    source, refs, args = references(ctx, kind, args, env)
     raw: list[RawArg] = []
     for arg in args:
         bound = resolve(arg.value, env.params, ctx.report, env.trace)
@@ -772,7 +829,30 @@ def layer(ctx: Expansion, stmt: Statement, env: Env, kind: str = "") -> XLayer |
             # "missing argument" on top
             bound = Bound(None, "error", arg.value.text)
         raw.append(RawArg(arg.key, bound.value, bound.text, arg.span, bound.kind, arg.value))
-    return XLayer(kind, tuple(raw), explicit, name_span, stmt, env.trace)
+    return XLayer(kind, tuple(raw), explicit, name_span, stmt, env.trace, source, refs)
+
+
+def references(ctx: Expansion, kind: str, args: tuple, env: Env):
+    """Split off the layers a statement reads by name: ``from=NAME`` (its input), and for a
+    merge (``concat enc1``, ``add a b``) the names of its other inputs.  Returns (source,
+    refs, the other arguments)."""
+    source = None
+    refs = []
+    rest = []
+    merge = getattr(lookup(kind), "merge", False)
+    for arg in args:
+        if arg.key == "from":
+            if arg.value.kind != "name":
+                ctx.report(
+                    error("E0219", "`from=` takes a layer name", arg.span, "not a layer name")
+                )
+                continue
+            source = (arg.value.value, arg.value.span)
+        elif merge and arg.key is None and arg.value.kind == "name":
+            refs.append((arg.value.value, arg.value.span))
+        else:
+            rest.append(arg)
+    return source, tuple(refs), tuple(rest)
 
 
 def explicit_name(ctx: Expansion, args: tuple[Arg, ...], env: Env) -> tuple[str | None, tuple]:

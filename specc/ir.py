@@ -144,7 +144,12 @@ class Model(BaseModel):
     name: str
     file: str
     nodes: tuple[Node, ...]
-    output: int
+    output: int  # the first (often the only) output
+    outputs: tuple[int, ...] = ()  # every output, in the order `output` names them
+    inputs: tuple[int, ...] = (0,)  # every input node, in the order they are declared
+    # nodes whose output a later layer reads by name (`from=`, a merge's names, `output`):
+    # the emitters keep each in a variable of its own
+    references: tuple[int, ...] = ()
     train: TrainConfig = Field(default_factory=TrainConfig)
     span: Span | None = None
     scopes: tuple[Scope, ...] = ()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specc.diagnostics import Diagnostic, error
+from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.expand import (
     Reporter,
     XBranch,
@@ -57,7 +57,9 @@ def lower(source: SourceFile, program: tuple, diagnostics: list[Diagnostic]) -> 
         definition=expanded.definition,
     )
     builder.scopes.append(root)
-    current = builder.items(expanded.body, None, builder.context(root))
+    top = builder.context(root)
+    current = builder.items(expanded.body, None, top)
+    outputs = builder.outputs(expanded, top, current)
     if not builder.nodes:
         if not builder.reported_no_input:  # E0201 already says so otherwise
             last = max(len(source.lines), 1)
@@ -76,10 +78,13 @@ def lower(source: SourceFile, program: tuple, diagnostics: list[Diagnostic]) -> 
         name=expanded.model_name or _default_name(source.name),
         file=source.name,
         nodes=tuple(builder.nodes),
-        output=current if current is not None else len(builder.nodes) - 1,
+        output=outputs[0],
+        outputs=outputs,
+        inputs=tuple(n.index for n in builder.nodes if n.kind == "input"),
         train=train,
         span=expanded.model_span,
         scopes=tuple(builder.scopes),
+        references=tuple(sorted(builder.referenced)),
     )
 
 
@@ -91,6 +96,7 @@ class _Context:
     names: dict[int, str] | None  # static names of the definition; None: numbered items
     used: dict[str, Span | None] = field(default_factory=dict)
     position: int = 0
+    values: dict[str, int] = field(default_factory=dict)  # local name -> the node it holds
 
     @classmethod
     def of(cls, scope: Scope, names: dict[int, str] | None) -> _Context:
@@ -112,6 +118,37 @@ class _GraphBuilder:
         self.scopes: list[Scope] = []
         self.reported_no_input = False
         self._names: dict[int, dict[int, str]] = {}  # static names, by id of the definition
+        self.referenced: set[int] = set()
+
+    def outputs(self, expanded, ctx: _Context, current: int | None) -> tuple[int, ...]:
+        """The model's outputs: the layers ``output`` names, else the last one."""
+        found = [self.resolve(ctx, name, span) for name, span in expanded.outputs]
+        found = [i for i in found if i is not None]
+        if found:
+            return tuple(dict.fromkeys(found))
+        return (current if current is not None else len(self.nodes) - 1,)
+
+    def resolve(self, ctx: _Context, name: str, span: Span) -> int | None:
+        """The node a name refers to in this scope (reported when there is none)."""
+        if name in ctx.values:
+            self.referenced.add(ctx.values[name])
+            return ctx.values[name]
+        close = closest(name, ctx.values)
+        where = "this block instance" if ctx.scope.kind == "block" else "this scope"
+        self.report(
+            error(
+                "E0219",
+                f"no layer named `{name}` before this line",
+                span,
+                "unknown layer",
+                notes=(f"a layer can read only layers named earlier in {where}",)
+                if ctx.scope.parent >= 0
+                else (),
+                help=f"did you mean `{close}`?" if close else "name a layer with `name=...`",
+                fixes=did_you_mean(span, name, close),
+            )
+        )
+        return None
 
     def context(self, scope: Scope) -> _Context:
         """The naming context of a new scope instance."""
@@ -180,32 +217,57 @@ class _GraphBuilder:
         return node.index
 
     def layer(self, x: XLayer, current: int | None, ctx: _Context, local: str | None) -> int | None:
-        """A layer node reading ``current``."""
+        """A layer node reading ``current`` (or the layer ``from=`` names), and for a merge the
+        layers it names."""
+        if x.source is not None:
+            source = self.resolve(ctx, *x.source)
+            if source is None:
+                return current  # reported; the layers after it still read the chain
+            current = source
         if x.kind != "input" and current is None:
             return self.no_input(x.stmt.name_span)
+        extra = [self.resolve(ctx, name, span) for name, span in x.refs]
+        if any(i is None for i in extra):
+            return current
+        if getattr(lookup(x.kind), "merge", False) and not extra:
+            self.report(
+                error(
+                    "E0219",
+                    f"`{x.kind}` needs the names of the layers it merges",
+                    x.stmt.name_span,
+                    "nothing to merge with",
+                    help=f"e.g. `{x.kind} skip` merges the previous output with the layer "
+                    "named skip",
+                )
+            )
+            return current
         if local is None:
             where = x.name_span or x.stmt.name_span
             local = self.local_name(ctx, id(x.stmt), x.name, where, _fuses_activation(x))
-        return self.add(
+        inputs = () if x.kind == "input" else (current, *extra)
+        index = self.add(
             Node(
                 index=len(self.nodes),
                 name=ctx.prefix(local),
                 kind=x.kind,
                 args=x.args,
-                inputs=() if current is None else (current,),
+                inputs=inputs,
                 span=x.stmt.span,
                 name_span=x.stmt.name_span,
                 trace=x.trace,
                 explicit_name=x.name is not None,
+                role="merge" if extra else "",
                 scope=ctx.scope.index,
             )
         )
+        ctx.values[local] = index
+        return index
 
     def merge(self, kind: str, x, inputs: tuple, ctx: _Context, role: str) -> int:
         """An ``add`` or ``concat`` node joining ``inputs`` (``x``: the residual or branch)."""
         stmt = x.stmt
         local = self.local_name(ctx, id(stmt), None, stmt.name_span)
-        return self.add(
+        index = self.add(
             Node(
                 index=len(self.nodes),
                 name=ctx.prefix(local),
@@ -218,6 +280,8 @@ class _GraphBuilder:
                 scope=ctx.scope.index,
             )
         )
+        ctx.values[local] = index
+        return index
 
     def residual(self, x: XResidual, current: int | None, ctx: _Context) -> int | None:
         """``residual``: the body's output plus the shortcut's (or the input's)."""
@@ -274,9 +338,13 @@ class _GraphBuilder:
         self.scopes.append(scope)
         inner = self.context(scope)
         if x.kind != "repeat":
-            return self.items(x.body, current, inner)
-        inner.names = None  # a repeat's iterations are numbered
-        return self.iterations(x, current, inner, spliced=False)
+            result = self.items(x.body, current, inner)
+        else:
+            inner.names = None  # a repeat's iterations are numbered
+            result = self.iterations(x, current, inner, spliced=False)
+        if result is not None:
+            ctx.values[local] = result
+        return result
 
     def iterations(self, x: XScope, current: int | None, ctx: _Context, spliced: bool):
         """The iterations of a repeat, numbered in ``ctx``.
@@ -378,6 +446,8 @@ def static_names(definition: tuple) -> dict[int, str]:
 
     def walk(nodes: tuple) -> None:
         for node in nodes:
+            if _numbered(node) and _literal_name(node) is not None:
+                continue  # a layer or block instance named explicitly takes no number
             if isinstance(node, Call):
                 names[id(node)] = fresh(node.name)
             elif isinstance(node, Statement):
@@ -402,6 +472,22 @@ def static_names(definition: tuple) -> dict[int, str]:
 
     walk(definition)
     return names
+
+
+def _numbered(node) -> bool:
+    """A layer statement or block call (structural statements are numbered otherwise)."""
+    return isinstance(node, Call) or (
+        isinstance(node, Statement)
+        and node.name not in ("residual", "branch", "if", "repeat", "sequential")
+    )
+
+
+def _literal_name(node) -> str | None:
+    """The ``name=`` a statement gives itself as a literal, if any."""
+    for arg in getattr(node, "args", ()):
+        if arg.key == "name" and arg.value.kind == "name":
+            return arg.value.value
+    return None
 
 
 def _branch_mode(stmt: Statement) -> str | None:

@@ -520,4 +520,32 @@ def check_backends(state: State) -> None:
     state.diagnostics += limit_diagnostics(state.model, state.params, state.shapes, state.bindings)
 
 
-PASSES = (validate_params, check_dtypes, infer_shapes, count, check_data, check_backends)
+def check_unused(state: State) -> None:
+    """Warn about a layer whose output nothing reads and that is not an output (a named branch
+    left behind by ``from=``): its work is lost."""
+    model = state.model
+    users = model.consumers()
+    outputs = set(model.outputs)
+    for node in model.nodes:
+        if users[node.index] or node.index in outputs:
+            continue
+        state.diagnostics.append(
+            error(
+                "W0501",
+                f"the output of `{node.name}` is never used",
+                node.name_span,
+                "nothing reads this layer",
+                help="read it by name (`from=`, a merge, `output`), or remove it",
+            ).model_copy(update={"severity": "warning"})
+        )
+
+
+PASSES = (
+    validate_params,
+    check_dtypes,
+    infer_shapes,
+    count,
+    check_data,
+    check_backends,
+    check_unused,
+)

@@ -48,6 +48,11 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             out += [f"      {text}" for text in lines]
     totals = checked.totals()
     out.append("")
+    if len(model.inputs) > 1 or len(model.outputs) > 1 or model.outputs[0] != model.nodes[-1].index:
+        names = ", ".join(model.nodes[i].name for i in model.inputs)
+        out.append(
+            f"  inputs: {names};  outputs: " + ", ".join(model.nodes[o].name for o in model.outputs)
+        )
     out.append(
         f"  params: {totals['params']:,} total = {totals['trainable_params']:,} trainable"
         f" + {totals['non_trainable_params']:,} non-trainable"
@@ -89,6 +94,8 @@ def to_document(checked: CheckedModel) -> dict:
         "file": checked.source.name,
         "ok": checked.ok,
         "layers": layer_facts(checked),
+        "inputs": [model.nodes[i].name for i in model.inputs] if model else [],
+        "outputs": [model.nodes[o].name for o in model.outputs] if model else [],
         "diagnostics": [to_json(d) for d in checked.diagnostics],
     }
     if checked.ok:

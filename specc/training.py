@@ -24,7 +24,7 @@ from pathlib import Path
 from specc import data_catalog
 from specc.compiler import CheckedModel
 from specc.data_catalog import DEFAULT_DATA
-from specc.diagnostics import Diagnostic, render_all
+from specc.diagnostics import Diagnostic, error, render_all
 from specc.harness.backends import missing_message, missing_modules
 from specc.harness.config import CHECKPOINTS, CONFIG_NAME, ENTRY_NAME, read_config
 from specc.harness.errors import EXIT_ERRORS, EXIT_USAGE, HarnessError
@@ -60,6 +60,29 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
         output_span=last.span,
         origin="the default --data" if default else "from --data",
     )
+
+
+def harness_limits(checked: CheckedModel) -> list[Diagnostic]:
+    """What the training harness cannot train yet, located: a model with several inputs or
+    several outputs (it feeds one array of samples and one of labels)."""
+    model = checked.model
+    if model is None:
+        return []
+    found = []
+    for what, nodes in (("inputs", model.inputs), ("outputs", model.outputs)):
+        if len(nodes) > 1:
+            second = model.nodes[nodes[1]]
+            found.append(
+                error(
+                    "E0420",
+                    f"the training harness cannot train a model with several {what} yet",
+                    second.name_span,
+                    f"a second {what[:-1]}",
+                    help="emit the model (`specc emit`) and train it with your own loop, or "
+                    f"train a spec with one {what[:-1]}",
+                )
+            )
+    return found
 
 
 def run_dir(checked: CheckedModel, backend: str, out: str | None) -> Path:
@@ -102,7 +125,8 @@ def prepare(checked: CheckedModel, args: argparse.Namespace) -> tuple[Path, RunL
 
     assert checked.model is not None
     backend = args.backend
-    found = data_diagnostics(checked, resolve_data(checked, getattr(args, "data", None)))
+    found = harness_limits(checked)
+    found += data_diagnostics(checked, resolve_data(checked, getattr(args, "data", None)))
     found += backend_diagnostics(checked, backend)  # what this backend cannot express
     if found:
         print(render_all(checked.source, found), file=sys.stderr)

@@ -50,3 +50,44 @@ def load_emitted(checked: CheckedModel, backend: str, tmp_path: Path) -> ModuleT
     finally:
         sys.modules.pop(name, None)
     return module
+
+
+def sample_inputs(checked: CheckedModel, batch: int, seed: int = 7) -> tuple[list, list]:
+    """A random batch for every input of the model: (in Keras's layout, in PyTorch's), as
+    numpy arrays (token ids below the smallest embedding's vocabulary)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    keras_inputs, torch_inputs = [], []
+    model = checked.model
+    for index in model.inputs:
+        shape = checked.infos[index].shape
+        if getattr(checked.params.get(index), "dtype", "float32") == "int":
+            vocab = min(checked.params[n.index].vocab for n in model.nodes if n.kind == "embedding")
+            x = rng.integers(0, vocab, size=(batch, *shape)).astype("int64")
+            keras_inputs.append(x)
+            torch_inputs.append(x)
+            continue
+        x = rng.normal(size=(batch, *shape)).astype("float32")
+        keras_inputs.append(x)
+        torch_inputs.append(np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim > 2 else x)
+    return keras_inputs, torch_inputs
+
+
+def keras_outputs(keras_model, inputs: list) -> list:
+    """Every output of a Keras model, as numpy arrays."""
+    import numpy as np
+
+    out = keras_model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+    return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
+
+
+def torch_outputs(torch_model, inputs: list, **kwargs) -> list:
+    """Every output of a PyTorch model (eval mode), in Keras's layout, as numpy arrays."""
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        out = torch_model.eval()(*(torch.from_numpy(x) for x in inputs), **kwargs)
+    outs = out if isinstance(out, tuple) else (out,)
+    return [np.moveaxis(o.numpy(), 1, -1) if o.ndim > 2 else o.numpy() for o in outs]

@@ -357,12 +357,11 @@ def check_layers_and_edges(drawing: Drawing, doc: dict) -> None:
             assert not any("param" in line for line in lines)
     edges = {(e.attrs["data-source"], e.attrs["data-target"]): e for e in drawing.of("edge")}
     expected = {(source, name) for name, layer in layers.items() for source in layer["inputs"]}
-    output = doc["layers"][-1]["name"]
-    assert set(edges) == expected | {(output, "output")}
+    assert set(edges) == expected | {(output, "output") for output in doc["outputs"]}
     for (source, _), edge in edges.items():
         assert edge.attrs["data-shape"] == shape_text(layers[source]["output_shape"])
     labels = {s.attrs["data-tensor"]: s for s in drawing.of("shape")}
-    assert set(labels) == {source for source, _ in expected} | {output}
+    assert set(labels) == {source for source, _ in expected} | set(doc["outputs"])
     for tensor, label in labels.items():
         assert [t.text for t in label.texts] == [shape_text(layers[tensor]["output_shape"])]
 
@@ -392,7 +391,7 @@ def check_depth(drawing: Drawing, checked, doc: dict, found, depth: int) -> None
     level = group_levels(found)
     layers = {layer["name"]: layer for layer in doc["layers"]}
     names = [node.name for node in checked.model.nodes]
-    last = doc["layers"][-1]["name"]
+    outputs = set(doc["outputs"])
     open_groups = {g.attrs["data-group"] for g in drawing.of("group")}
     assert open_groups == {g.id for g in found if level[g.id] <= depth}
     closed = {g.id: g for g in found if level[g.id] == depth + 1}
@@ -415,7 +414,7 @@ def check_depth(drawing: Drawing, checked, doc: dict, found, depth: int) -> None
         leaving = [
             shape_text(layers[n]["output_shape"])
             for n in inside
-            if n == last or any(n in layers[m]["inputs"] for m in layers if m not in inside)
+            if n in outputs or any(n in layers[m]["inputs"] for m in layers if m not in inside)
         ]
         assert "output " + ", ".join(leaving) in text
     assert sorted(box_of) == sorted(layers)  # every layer once: drawn, or inside a closed box
@@ -426,4 +425,4 @@ def check_depth(drawing: Drawing, checked, doc: dict, found, depth: int) -> None
         for s in layers[n]["inputs"]
         if box_of[s] != box_of[n]
     }
-    assert wires == expected | {(box_of[last], "output")}
+    assert wires == expected | {(box_of[output], "output") for output in doc["outputs"]}

@@ -26,6 +26,7 @@ FORMAT = "explanations/README.md"
 OTHERWISE_TESTED = {
     "E0220": "test_e0220_reports_a_schema_that_fails_outside_validation",
     "E0601": "test_e0601_is_what_emit_reports_for_the_backend_that_cannot",
+    "E0420": "test_e0420_is_what_train_reports_for_several_outputs",
 }
 
 
@@ -199,3 +200,11 @@ def test_e0601_is_what_emit_reports_for_the_backend_that_cannot():
     checked = check_text(lookup("W0601").example, error_codes.EXAMPLE_FILE)
     assert [d.code for d in backend_diagnostics(checked, "torch")] == ["E0601"]
     assert backend_diagnostics(checked, "keras") == []
+
+
+def test_e0420_is_what_train_reports_for_several_outputs():
+    from specc.training import harness_limits
+
+    checked = check_text(lookup("W0501").corrected, error_codes.EXAMPLE_FILE)
+    assert checked.ok
+    assert [d.code for d in harness_limits(checked)] == ["E0420"]

@@ -10,7 +10,7 @@ import pytest
 
 from specc.compiler import check_text
 from specc.port_weights import keras_to_torch
-from tests.emitted import check_spec, load_emitted, spec_paths
+from tests.emitted import check_spec, load_emitted, sample_inputs, spec_paths
 
 SPECS = spec_paths()
 BIG = 20_000_000  # models above this many parameters run a batch of 1
@@ -42,11 +42,17 @@ def test_keras_shapes_and_counts(spec, keras, tmp_path):
     checked = check_spec(spec)
     model = load_emitted(checked, "keras", tmp_path).build_model()
     try:
-        assert tuple(model.input_shape[1:]) == checked.infos[0].shape
+        shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+        assert [tuple(s[1:]) for s in shapes] == [
+            checked.infos[i].shape for i in checked.model.inputs
+        ]
         for node in checked.model.nodes[1:]:
             shape = tuple(model.get_layer(node.name).output.shape[1:])
             assert shape == checked.infos[node.index].shape, f"{node.name} ({node.kind})"
-        assert tuple(model.output_shape[1:]) == checked.infos[checked.model.output].shape
+        outs = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
+        assert [tuple(s[1:]) for s in outs] == [
+            checked.infos[o].shape for o in checked.model.outputs
+        ]
         totals = checked.totals()
         assert model.count_params() == totals["params"]
         assert _count(model.trainable_weights) == totals["trainable_params"]
@@ -104,15 +110,13 @@ def test_torch_shapes_and_counts(spec, torch, tmp_path):
             seen.setdefault(name, tuple(output.shape))
 
         module.register_forward_hook(hook)
-    input_params = checked.params[0]
-    shape = (batch, *_channels_first(checked.infos[0].shape))
-    if getattr(input_params, "dtype", "float32") == "int":
-        x = torch.zeros(shape, dtype=torch.long)
-    else:
-        x = torch.randn(shape)
+    _, inputs = sample_inputs(checked, batch)
     with torch.no_grad():
-        out = model(x)
-    assert tuple(out.shape) == (batch, *_channels_first(checked.infos[checked.model.output].shape))
+        out = model(*(torch.from_numpy(x) for x in inputs))
+    outs = out if isinstance(out, tuple) else (out,)
+    assert [tuple(o.shape) for o in outs] == [
+        (batch, *_channels_first(checked.infos[o].shape)) for o in checked.model.outputs
+    ]
     for node in checked.model.nodes:
         if node.name in seen and not _post_processed(checked, node):
             got = seen[node.name]

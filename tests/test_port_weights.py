@@ -12,31 +12,21 @@ import pytest
 import torch
 
 from specc.port_weights import keras_to_torch, torch_to_keras
-from tests.emitted import ROOT, check_spec, load_emitted, spec_paths
+from tests.emitted import (
+    ROOT,
+    check_spec,
+    keras_outputs,
+    load_emitted,
+    sample_inputs,
+    spec_paths,
+    torch_outputs,
+)
 
 SPECS = spec_paths()
 TOLERANCE = 1e-4
 BIG = 20_000_000
 # torch -> keras on the small specs; the 138M-parameter VGG16 is ported keras -> torch only
 SMALL_SPECS = [p for p in SPECS if check_spec(p).totals()["params"] <= BIG]
-
-
-def _inputs(checked, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    """A random batch in Keras's layout and the same batch in PyTorch's."""
-    rng = np.random.default_rng(7)
-    shape = checked.infos[0].shape
-    if checked.params[0].dtype == "int":
-        vocab = min(
-            checked.params[n.index].vocab for n in checked.model.nodes if n.kind == "embedding"
-        )
-        x = rng.integers(0, vocab, size=(batch, *shape)).astype("int64")
-        return x, x
-    x = rng.normal(size=(batch, *shape)).astype("float32")
-    return x, np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim > 2 else x
-
-
-def _to_keras_layout(y: np.ndarray) -> np.ndarray:
-    return np.moveaxis(y, 1, -1) if y.ndim > 2 else y
 
 
 def _randomize_keras(model) -> None:
@@ -66,11 +56,12 @@ def _randomize_torch(model) -> None:
 
 
 def _outputs(checked, keras_model, torch_model, batch):
-    x_keras, x_torch = _inputs(checked, batch)
-    expected = np.asarray(keras_model(x_keras, training=False))
-    with torch.no_grad():
-        got = torch_model.eval()(torch.from_numpy(x_torch)).numpy()
-    return expected, _to_keras_layout(got)
+    """Both models' outputs on the same batch, every output one after the other."""
+    x_keras, x_torch = sample_inputs(checked, batch)
+    expected = keras_outputs(keras_model, x_keras)
+    got = torch_outputs(torch_model, x_torch)
+    assert [g.shape for g in got] == [e.shape for e in expected]
+    return np.concatenate([e.ravel() for e in expected]), np.concatenate([g.ravel() for g in got])
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])

@@ -360,3 +360,72 @@ def test_check_omits_inputs_column_for_stacks(tmp_path, capsys):
     spec.write_text("input 8\ndense 4\n")
     assert main(["check", str(spec)]) == 0
     assert "inputs" not in capsys.readouterr().out.split("\n", 1)[1]
+
+
+# -- layers read by name, several inputs and outputs -------------------------------------------
+
+
+def test_named_skips_without_nesting():
+    result = ok(
+        """
+        input 16x16x3
+        conv 8 3x3 padding=same name=enc1
+        maxpool 2
+        conv 16 3x3 padding=same
+        upsample 2
+        concat enc1
+        """
+    )
+    (concat,) = node_by_kind(result, "concat")
+    assert [result.model.nodes[i].name for i in concat.inputs] == ["upsampling2d_1", "enc1"]
+    assert shape_of(result, concat) == (16, 16, 24)
+    assert result.model.references == (1,)
+
+
+def test_from_starts_a_path_at_a_named_layer_and_output_names_the_heads():
+    result = ok(
+        """
+        input 8 name=features
+        dense 4 relu name=shared
+        dense 3 softmax name=label
+        dense 1 from=shared name=score
+        output label score
+        """
+    )
+    names = [result.model.nodes[i].name for i in result.model.outputs]
+    assert names == ["label", "score"]
+    score = next(n for n in result.model.nodes if n.name == "score")
+    assert result.model.nodes[score.inputs[0]].name == "shared"
+
+
+def test_several_inputs_meet_in_a_merge():
+    result = ok("input 8 name=a\ndense 4 name=x\ninput 4 name=b\nadd x\n")
+    assert [result.model.nodes[i].name for i in result.model.inputs] == ["a", "b"]
+    (add,) = node_by_kind(result, "add")
+    assert [result.model.nodes[i].name for i in add.inputs] == ["b", "x"]
+
+
+def test_a_second_unnamed_input_is_refused():
+    (diag,) = errors("input 8\ndense 4\ninput 4\n")
+    assert diag.code == "E0210"
+
+
+def test_a_block_reads_only_its_own_names():
+    (diag,) = errors(
+        """
+        block head() { dense 2 from=trunk }
+        input 8
+        dense 4 name=trunk
+        head()
+        """
+    )
+    assert diag.code == "E0219" and "`trunk`" in diag.message
+    assert diag.primary_span.line == 1
+
+
+def test_a_layer_nothing_reads_is_a_warning():
+    result = checked("input 8\ndense 4 name=a\ndense 3\ndense 2 from=a\n")
+    assert result.ok
+    (warning,) = result.diagnostics
+    assert (warning.code, warning.severity) == ("W0501", "warning")
+    assert "dense_1" in warning.message

@@ -165,9 +165,10 @@ def build_diagram(checked: CheckedModel, found: list[Group], depth: int | None =
             t.readers[target].append(node.name)
             if position == 0 and node.role.startswith("residual"):
                 t.main_path.add(target)
-    out = tensor(model.output)
-    out.consumers.append(OUTPUT)
-    out.readers[OUTPUT] = []
+    for index in model.outputs:
+        out = tensor(index)
+        out.consumers.append(OUTPUT)
+        out.readers[OUTPUT] = []
     for box in boxes.values():
         if box.collapsed is not None:
             leaving = [

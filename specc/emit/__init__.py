@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import textwrap
 from typing import Any
 
 from specc.compiler import CheckedModel
@@ -159,22 +160,35 @@ def _init_groups(emitter: TorchEmitter) -> list[tuple[list[str], str]]:
 
 
 def _describe(checked: CheckedModel, emitter: TorchEmitter, root: TorchClass) -> None:
+    """What the model's ``forward`` takes and returns, for its docstring."""
     model = checked.model
-    shape = checked.infos[0].shape
+    ints = [getattr(checked.params.get(i), "dtype", "float32") == "int" for i in model.inputs]
+    ins = [_tensor(checked.infos[i].shape, ids) for i, ids in zip(model.inputs, ints, strict=True)]
+    outs = []
+    for o in model.outputs:
+        shape = checked.infos[o].shape
+        act = emitter.plans[o].activation
+        if act is not None and act.name == "softmax" and len(shape) == 1:
+            outs.append(f"class probabilities, Nx{shape[-1]}")
+        else:
+            outs.append(_tensor(shape, False).replace("images", "outputs", 1))
+    if len(ins) > 1:
+        ins = [f"{model.nodes[i].name} ({text})" for i, text in zip(model.inputs, ins, strict=True)]
+    if len(outs) > 1:
+        outs = [f"{model.nodes[o].name} ({t})" for o, t in zip(model.outputs, outs, strict=True)]
+    text = f"Map a batch of {' and '.join(ins)} to {' and '.join(outs)}."
+    root.doc_lines = textwrap.wrap(
+        text, width=100, initial_indent=" " * 8 + '"""', subsequent_indent=" " * 8
+    )
+
+
+def _tensor(shape: tuple[int, ...], ids: bool) -> str:
+    if ids:
+        return f"token ids, Nx{shape[0]}"
     dims = "x".join(str(d) for d in (shape[-1], *shape[:-1]))
     what = {3: "images", 2: "sequences", 1: "vectors"}.get(len(shape), "tensors")
     layout = {3: " (NCHW)", 2: " (NCL)"}.get(len(shape), "")
-    if getattr(checked.params.get(0), "dtype", "float32") == "int":
-        what, layout = "token ids", ""
-        dims = str(shape[0])
-    root.input_doc = f"{what}, Nx{dims}{layout}"
-    out = checked.infos[model.output].shape
-    if emitter.softmax_output():
-        root.output_doc = f"class probabilities, Nx{out[-1]}"
-    else:
-        odims = "x".join(str(d) for d in (out[-1], *out[:-1]))
-        olayout = {3: " (NCHW)", 2: " (NCL)"}.get(len(out), "")
-        root.output_doc = f"outputs, Nx{odims}{olayout}"
+    return f"{what}, Nx{dims}{layout}"
 
 
 def _fit_lines(lines: list[str], indent: str) -> list[str]:

@@ -56,6 +56,9 @@ class _Body:
     lines: list[str]
     live: set[str] = field(default_factory=lambda: {"x", "inputs"})
     loop: int = 0  # loop nesting, for loop variable names
+    # layers read by name later (`from=`, merges, outputs): their variables, by the node of
+    # the first row
+    named: dict[int, str] = field(default_factory=dict)
 
     def fresh(self, base: str) -> str:
         name, k = base, 1
@@ -85,6 +88,7 @@ class KerasEmitter:
         self.functions: dict[tuple, KerasFunction] = {}
         self.order: list[KerasFunction] = []
         self.names: set[str] = {"build_model", "keras", "layers"}
+        self.references = set(self.model.references)
 
     def sequential(self) -> list[str] | None:
         """The layer constructors of a plain stack (no scopes, no merges), else None."""
@@ -105,8 +109,34 @@ class KerasEmitter:
         unifier = Unifier([{}])
         body = _Body(None, unifier, [root], "", [])
         out = self.body(root.scope.definition, body, "inputs", "x")
-        body.lines.append(f"return keras.Model(inputs, {out}, name={py(self.model.name)})")
+        inputs = [body.named.get(i, "inputs") for i in self.model.inputs]
+        outputs = [body.named.get(o, out) for o in self.model.outputs]
+        ins = inputs[0] if len(inputs) == 1 else "[" + ", ".join(inputs) + "]"
+        outs = outputs[0] if len(outputs) == 1 else "[" + ", ".join(outputs) + "]"
+        body.lines.append(f"return keras.Model({ins}, {outs}, name={py(self.model.name)})")
         return body.lines
+
+    def remember(self, body: _Body, node: int | None, var: str) -> str:
+        """After a statement: a layer that later ones read by name keeps a variable of its
+        own (the running variable is overwritten)."""
+        if node is None or node not in self.references or node in body.named:
+            return var
+        name = body.fresh(identifier(self.model.nodes[node].name.rsplit(".", 1)[-1]))
+        body.lines.append(f"{name} = {var}")
+        body.named[node] = name
+        return var
+
+    def _sources(self, node, body: _Body, source: str) -> list[str]:
+        """Where a node's inputs are: the running value, or named layers' variables."""
+        found = []
+        for k, i in enumerate(node.inputs):
+            if i in body.named:
+                found.append(body.named[i])
+            elif k == 0:
+                found.append(source)
+            else:
+                raise EmitError(f"{node.name}: its input {self.model.nodes[i].name} is gone")
+        return found
 
     # -- functions ------------------------------------------------------------------------------
 
@@ -180,11 +210,18 @@ class KerasEmitter:
         plans = [self.plans[n] for n in nodes]
         local = node.name.rsplit(".", 1)[-1]
         if node.kind == "input":
-            body.lines.append(f"inputs = {self.literal_ctor(plans[0].layer, None)}")
-            return "inputs"
+            if len(self.model.inputs) == 1:
+                body.lines.append(f"inputs = {self.literal_ctor(plans[0].layer, None)}")
+                return "inputs"
+            var = body.fresh(identifier(local))
+            body.lines.append(f"{var} = {self.literal_ctor(plans[0].layer, node.name)}")
+            body.named[node.index] = var
+            return var
         ctor = self.ctor([p.layer for p in plans], nodes, body, identifier(local))
-        body.lines.append(f"{target} = {_named(ctor, body.name_of(local))}({source})")
-        return target
+        sources = self._sources(node, body, source)
+        arg = sources[0] if len(sources) == 1 else "[" + ", ".join(sources) + "]"
+        body.lines.append(f"{target} = {_named(ctor, body.name_of(local))}({arg})")
+        return self.remember(body, node.index, target)
 
     def merge_statement(self, stmt: Statement, body: _Body, source: str, target: str) -> str:
         """``residual`` or ``branch``: the paths into variables, then the merge layer."""
@@ -210,7 +247,7 @@ class KerasEmitter:
         local = node.name.rsplit(".", 1)[-1]
         ctor = self.literal_ctor(self.plans[node.index].layer, None)
         body.lines.append(f"{target} = {_named(ctor, body.name_of(local))}([{', '.join(outs)}])")
-        return target
+        return self.remember(body, node.index, target)
 
     def conditional(self, stmt: Statement, body: _Body, source: str, target: str) -> str:
         """``if``: Python's ``if`` on the block's parameters (or the taken body alone)."""
@@ -248,7 +285,7 @@ class KerasEmitter:
     def _narrow(self, body: _Body, rows: list[int]) -> _Body:
         insts = [body.insts[r] for r in rows]
         inner = _Body(body.fn, body.unifier.restrict(rows), insts, body.prefix, body.lines)
-        inner.live, inner.loop = body.live, body.loop
+        inner.live, inner.loop, inner.named = body.live, body.loop, body.named
         return inner
 
     def child(self, scopes: list[int], stmt, body: _Body, source: str, target: str) -> str:
@@ -257,7 +294,8 @@ class KerasEmitter:
         kind = insts[0].scope.kind
         local = insts[0].scope.local
         if kind == "block":
-            return self.call(insts, stmt, body, source, target, body.name_of(local))
+            result = self.call(insts, stmt, body, source, target, body.name_of(local))
+            return self.remember(body, insts[0].last, result)
         if source != target:  # groups and loops update one variable in place
             body.lines.append(f"{target} = {source}")
         if kind == "sequential":
@@ -265,11 +303,11 @@ class KerasEmitter:
             self.group(insts, self._prefixed(body, insts, prefix), target)
         else:
             self.repeat(insts, stmt, body, target, local)
-        return target
+        return self.remember(body, insts[0].last, target)
 
     def _prefixed(self, body: _Body, insts: list[Instance], prefix: str) -> _Body:
         inner = _Body(body.fn, body.unifier, insts, prefix, body.lines)
-        inner.live, inner.loop = body.live, body.loop
+        inner.live, inner.loop, inner.named = body.live, body.loop, body.named
         return inner
 
     def call(
@@ -410,7 +448,7 @@ class KerasEmitter:
         index = loop if start == "0" else f"{start} + {loop}"
         items = [it for its in iterations for it in its]
         inner = _Body(body.fn, body.unifier.loop(counts, loop), body.insts, "", body.lines)
-        inner.live, inner.loop = body.live, body.loop + 1
+        inner.live, inner.loop, inner.named = body.live, body.loop + 1, body.named
         mark = len(body.lines)
         first = self.insts[items[0][1]] if items[0][0] == "scope" else None
         if first is not None and first.scope.kind == "iteration":

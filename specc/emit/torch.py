@@ -62,9 +62,9 @@ class TorchClass:
     init: list[str] = field(default_factory=list)
     forward: list[str] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)  # parameters kept for forward's `if`s
-    input_doc: str = ""
-    output_doc: str = ""
+    doc_lines: list[str] = field(default_factory=list)  # forward's docstring (the model's)
     root: bool = False
+    inputs: list[str] = field(default_factory=list)  # forward's arguments (the model's)
 
 
 class _Scope:
@@ -77,18 +77,21 @@ class _Scope:
         self.insts = insts
         self.live: set[str] = {"x"}
         self.depth = 0  # loops around the current item (for loop variable names)
+        # layers read by name later (`from=`, merges, outputs): their variables, by the node
+        # of the first row
+        self.named: dict[int, Val] = {}
 
     def narrowed(self, rows: list[int]) -> _Scope:
         """The same body for some of its rows."""
         inner = _Scope(self.cls, self.unifier.restrict(rows), [self.insts[r] for r in rows])
-        inner.live, inner.depth = self.live, self.depth
+        inner.live, inner.depth, inner.named = self.live, self.depth, self.named
         return inner
 
     def looped(self, counts: list[int]) -> _Scope:
         """The iterations of a repeat in every row (``insts`` are not per iteration)."""
         var = LOOP_VARS[self.depth % len(LOOP_VARS)]
         inner = _Scope(self.cls, self.unifier.loop(counts, var), self.insts)
-        inner.live, inner.depth = self.live, self.depth + 1
+        inner.live, inner.depth, inner.named = self.live, self.depth + 1, self.named
         return inner
 
     def fresh(self, base: str) -> str:
@@ -122,6 +125,7 @@ class TorchEmitter:
         self.helpers: list[str] = []
         self.inits: dict[str, str] = {}  # nn class -> init rule
         self.uses: set[str] = set()
+        self.references = set(self.model.references)
 
     # -- driving ----------------------------------------------------------------------------
 
@@ -211,13 +215,38 @@ class TorchEmitter:
         scope = _Scope(cls, unifier, list(cls.rows))
         rank = self._rank_in(cls)
         val = Val("x", layout_of(rank, FIRST), rank)
-        result = self.body(definition, scope, val, "x")
-        final = convert(result.var, result.rank, result.layout, FIRST)
         if cls.root:
-            self._model_output(cls, final)
+            self._inputs(cls, scope)
+        result = self.body(definition, scope, val, "x")
+        if cls.root:
+            self._model_output(cls, scope, result)
         else:
-            cls.forward.append(f"return {final}")
+            cls.forward.append(f"return {convert(result.var, result.rank, result.layout, FIRST)}")
         self._signature(cls, unifier, params)
+
+    def _inputs(self, cls: TorchClass, scope: _Scope) -> None:
+        """The model's inputs: ``x``, or one argument of ``forward`` per named input."""
+        for index in self.model.inputs:
+            node = self.model.nodes[index]
+            rank = len(self.checked.infos[index].shape)
+            var = "x" if len(self.model.inputs) == 1 else self._variable(scope, node.name)
+            scope.named[index] = Val(var, layout_of(rank, FIRST), rank)
+            cls.inputs.append(var)
+
+    @staticmethod
+    def _variable(scope: _Scope, name: str) -> str:
+        base = identifier(name.rsplit(".", 1)[-1])
+        return scope.fresh(base if base not in ("self", "logits") else f"{base}_value")
+
+    def remember(self, scope: _Scope, node: int | None, val: Val) -> Val:
+        """After a statement: a layer that later ones read by name gets a variable of its own
+        (the running variable is overwritten by the next statement)."""
+        if node is None or node not in self.references or node in scope.named:
+            return val
+        var = self._variable(scope, self.model.nodes[node].name)
+        scope.cls.forward.append(f"{var} = {val.var}")
+        scope.named[node] = Val(var, val.layout, val.rank)
+        return val
 
     def _rank_in(self, cls: TorchClass) -> int:
         inst = cls.rows[0]
@@ -245,24 +274,36 @@ class TorchEmitter:
 
     def softmax_output(self) -> bool:
         """Whether the model ends in a softmax (``forward`` then returns probabilities)."""
-        act = self.plans[self.model.output].activation
+        return any(self._softmax(o) for o in self.model.outputs)
+
+    def _softmax(self, node: int) -> bool:
+        act = self.plans[node].activation
         return act is not None and act.name == "softmax"
 
-    def _model_output(self, cls: TorchClass, x: str) -> None:
-        """The model class returns probabilities, and logits with ``logits=True``."""
-        if not self.softmax_output():
-            cls.forward.append(f"return {x}")
-            return
-        cls.forward.append("if logits:")
-        if self.model.nodes[self.model.output].scope == 0:
-            self.uses.add("F")
-            cls.forward.append(f"    return {x}")
-            cls.forward.append(f"return F.softmax({x}, dim=1)")
-        else:
-            # the softmax is inside a block's class: Keras's own loss on probabilities
-            self.uses.add("torch")
-            cls.forward.append(f"    return torch.log({x}.clamp_min(1e-7))")
-            cls.forward.append(f"return {x}")
+    def _model_output(self, cls: TorchClass, scope: _Scope, result: Val) -> None:
+        """The model class returns probabilities, and logits with ``logits=True``; several
+        outputs as a tuple, in the order ``output`` names them."""
+        outs = []
+        for node in self.model.outputs:
+            val = scope.named.get(node, result)
+            outs.append((node, convert(val.var, val.rank, val.layout, FIRST)))
+        logits = [x for _, x in outs]
+        probs = []
+        for node, x in outs:
+            if not self._softmax(node):
+                probs.append(x)
+            elif self.model.nodes[node].scope == 0:
+                self.uses.add("F")
+                probs.append(f"F.softmax({x}, dim=1)")
+            else:
+                # the softmax is inside a block's class: Keras's own loss on probabilities
+                self.uses.add("torch")
+                probs.append(x)
+                logits[len(probs) - 1] = f"torch.log({x}.clamp_min(1e-7))"
+        if logits != probs:
+            cls.forward.append("if logits:")
+            cls.forward.append(f"    return {', '.join(logits)}")
+        cls.forward.append(f"return {', '.join(probs)}")
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -297,18 +338,27 @@ class TorchEmitter:
         plan = plans[0]
         node = self.model.nodes[nodes[0]]
         rank_out = len(self.checked.infos[node.index].shape)
+        if node.kind == "input":
+            return scope.named.get(node.index, val)
         if plan.fused_into is not None or identity(plan):
-            return Val(val.var, layout_of(rank_out, val.layout), rank_out)
+            source = self._inputs_of(node, scope, val)[0]
+            return self.remember(
+                scope, node.index, Val(source.var, layout_of(rank_out, source.layout), rank_out)
+            )
         attr = node.name.rsplit(".", 1)[-1]
         module = f"self.{attr}"
         if plan.module is not None:
             ctor = self.ctor([p.module for p in plans], nodes, scope, attr)
             scope.cls.init.append(f"self.{attr} = {ctor}")
         act = self._activation(plans, nodes)
-        x = convert(val.var, val.rank, val.layout, plan.layout_in)
-        expr = apply_text(plan, module, [x], val.rank, val.layout)
+        ins = self._inputs_of(node, scope, val)
+        layouts = {v.layout for v in ins}
+        have = ins[0].layout if len(layouts) == 1 else FIRST
+        want = plan.layout_in if plan.layout_in != "any" else have
+        xs = [convert(v.var, v.rank, v.layout, want) for v in ins]
+        expr = apply_text(plan, module, xs, ins[0].rank, want if want != "any" else have)
         self.uses |= set(PREFIXES.findall(plan.apply))
-        layout = out_layout(plan, rank_out, val.layout)
+        layout = out_layout(plan, rank_out, want if want != "any" else have)
         if plan.unpack:
             scope.cls.forward.append(f"{target}, _ = {expr}")
             expr = target
@@ -319,7 +369,19 @@ class TorchEmitter:
             self.uses |= set(PREFIXES.findall(expr))
         if expr != target:
             scope.cls.forward.append(f"{target} = {expr}")
-        return Val(target, layout, rank_out)
+        return self.remember(scope, node.index, Val(target, layout, rank_out))
+
+    def _inputs_of(self, node, scope: _Scope, val: Val) -> list[Val]:
+        """Where a node's inputs are: the running value, or the variables of named layers."""
+        found = []
+        for k, i in enumerate(node.inputs):
+            if i in scope.named:
+                found.append(scope.named[i])
+            elif k == 0:
+                found.append(val)
+            else:
+                raise EmitError(f"{node.name}: its input {self.model.nodes[i].name} is gone")
+        return found
 
     def _activation(self, plans: list[TorchPlan], nodes: list[int]):
         acts = [p.activation for p in plans]
@@ -330,12 +392,12 @@ class TorchEmitter:
                 f"activations ({', '.join(names)}); the PyTorch backend writes one class per block"
             )
         act = acts[0]
-        out = self.model.output
+        outputs = [o for o in self.model.outputs if o in nodes]
         if (
             act is not None
             and act.name == "softmax"
-            and out in nodes
-            and self.model.nodes[out].scope == 0
+            and outputs
+            and self.model.nodes[outputs[0]].scope == 0
         ):
             return None  # forward applies it last, after `if logits: return`
         return act
@@ -436,7 +498,7 @@ class TorchEmitter:
         expr = apply_text(plan, "", inputs, rank, layout)
         self.uses |= set(PREFIXES.findall(plan.apply))
         scope.cls.forward.append(f"{target} = {expr}")
-        return Val(target, layout_of(rank, layout), rank)
+        return self.remember(scope, node.index, Val(target, layout_of(rank, layout), rank))
 
     # -- child scopes: block instances, repeats, groups ------------------------------------------
 
@@ -450,7 +512,7 @@ class TorchEmitter:
         scope.cls.forward.append(f"{target} = self.{attr}({x})")
         last = first.last
         rank = len(self.checked.infos[last].shape) if last is not None else val.rank
-        return Val(target, layout_of(rank, FIRST), rank)
+        return self.remember(scope, last, Val(target, layout_of(rank, FIRST), rank))
 
     def module_of(self, scopes: list[int], stmt, scope: _Scope, name: str) -> str:
         """The constructor text of a child scope, written once for every row."""

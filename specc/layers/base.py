@@ -82,6 +82,9 @@ class LayerKind:
     words: ClassVar[dict[str, tuple[str, Any]]] = {}
     # True for kinds that take integer ids (embedding); every other kind takes floats
     int_input: ClassVar[bool] = False
+    # a merge of several tensors: written `add a b` / `concat enc1`, it reads the previous
+    # layer's output and the named layers' (residual and branch make them too)
+    merge: ClassVar[bool] = False
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         """The output shape for these inputs; raise :class:`ShapeError` if they don't fit."""

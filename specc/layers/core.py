@@ -315,7 +315,8 @@ class Add(LayerKind):
     """Elementwise sum of several inputs of the same shape (residual connections)."""
 
     name = "add"
-    summary = "elementwise sum of branches (made by residual { } and branch add { })"
+    merge = True
+    summary = "elementwise sum: add NAME... (the previous output and named layers), residual { }"
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         first = inputs[0]
@@ -342,7 +343,8 @@ class Concat(LayerKind):
     """Concatenate several inputs along the channel (last) axis."""
 
     name = "concat"
-    summary = "concatenate branches on the channel axis (made by branch concat { })"
+    merge = True
+    summary = "concatenate on the channel axis: concat NAME... (with named layers), branch concat"
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         first = inputs[0]

@@ -87,7 +87,7 @@ class FeaturesTour(nn.Module):
                     nn.init.zeros_(module.bias)
 
     def forward(self, x, *, logits=False):
-        """Map a batch of images, Nx3x32x32 (NCHW) to outputs, Nx4.
+        """Map a batch of images, Nx3x32x32 (NCHW) to vectors, Nx4.
 
         ``logits`` is accepted for a uniform interface; this output has no softmax to skip.
         """
