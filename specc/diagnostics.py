@@ -7,12 +7,31 @@ renderer; :func:`to_json` is its machine-readable twin.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from specc.limits import MAX_ECHO_CHARS, MAX_MESSAGE_CHARS, MAX_SHOWN_COLUMNS
 from specc.source import SourceFile, Span
+
+_LONG_WORD = re.compile(rf"\S{{{MAX_ECHO_CHARS + 1},}}")
+
+
+def excerpt(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start, "…" and its end."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head) :]}"
+
+
+def bounded(text: str) -> str:
+    """A message as a diagnostic quotes it: every word and the whole bounded (specc.limits)."""
+    if len(text) <= MAX_ECHO_CHARS:
+        return text
+    return excerpt(_LONG_WORD.sub(lambda m: excerpt(m.group()), text), MAX_MESSAGE_CHARS)
 
 
 class Label(BaseModel):
@@ -23,6 +42,11 @@ class Label(BaseModel):
     span: Span
     message: str = ""
     primary: bool = False
+
+    @field_validator("message")
+    @classmethod
+    def _bound_message(cls, value: str) -> str:
+        return bounded(value)
 
 
 class Diagnostic(BaseModel):
@@ -36,6 +60,16 @@ class Diagnostic(BaseModel):
     notes: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
     severity: Literal["error", "warning"] = "error"
+
+    @field_validator("message")
+    @classmethod
+    def _bound_message(cls, value: str) -> str:
+        return bounded(value)
+
+    @field_validator("notes", "help")
+    @classmethod
+    def _bound_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(bounded(v) for v in value)
 
     @property
     def primary_span(self) -> Span | None:
@@ -55,6 +89,7 @@ def error(
     related: tuple[tuple[Span, str], ...] = (),
     notes: tuple[str, ...] = (),
     help: tuple[str, ...] | str = (),
+    severity: Literal["error", "warning"] = "error",
 ) -> Diagnostic:
     """Build an error diagnostic pointing at ``span`` with optional secondary labels."""
     labels = [] if span is None else [Label(span=span, message=label, primary=True)]
@@ -65,6 +100,23 @@ def error(
         labels=tuple(labels),
         notes=tuple(notes),
         help=(help,) if isinstance(help, str) else tuple(help),
+        severity=severity,
+    )
+
+
+def warning(
+    code: str,
+    message: str,
+    span: Span | None,
+    label: str = "",
+    *,
+    related: tuple[tuple[Span, str], ...] = (),
+    notes: tuple[str, ...] = (),
+    help: tuple[str, ...] | str = (),
+) -> Diagnostic:
+    """Build a warning: reported like an error, but the spec stays valid."""
+    return error(
+        code, message, span, label, related=related, notes=notes, help=help, severity="warning"
     )
 
 
@@ -75,6 +127,25 @@ class SpecError(Exception):
         self.source = source
         self.diagnostics = diagnostics
         super().__init__(render_all(source, diagnostics))
+
+
+def format_count(n: int) -> str:
+    """A count as a message or table shows it: ``1,234,567``, or ``6.50e31`` once it has more
+    than 21 digits (never converting a huge integer to its decimal digits)."""
+    if -(10**21) < n < 10**21:
+        return f"{n:,}"
+    import math
+
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    exponent = int(math.log10(n))
+    mantissa = n // 10 ** (exponent - 2)
+    while mantissa >= 1000:  # log10 of a huge integer may be off by one either way
+        exponent += 1
+        mantissa = n // 10 ** (exponent - 2)
+    while mantissa < 100:
+        exponent -= 1
+        mantissa = n // 10 ** (exponent - 2)
+    return f"{sign}{mantissa // 100}.{mantissa % 100:02d}e{exponent}"
 
 
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -108,14 +179,17 @@ def render(source: SourceFile, diag: Diagnostic) -> str:
     pad = " " * width
     out = [head, f"{pad}--> {primary}", f"{pad} |"]
     previous_line = None
+    window = (0, 0)
     for label in in_file:
         line_no = label.span.line
+        text = source.line(line_no)
         if line_no != previous_line:
             if previous_line is not None and line_no > previous_line + 1:
                 out.append(f"{pad} ...")
-            out.append(f"{line_no:>{width}} | {_display(source.line(line_no))}".rstrip())
+            window = _window(text, [lb for lb in in_file if lb.span.line == line_no])
+            out.append(f"{line_no:>{width}} | {_shown(text, window)}".rstrip())
             previous_line = line_no
-        out.append(f"{pad} | {_underline(source.line(line_no), label)}".rstrip())
+        out.append(f"{pad} | {_underline(text, label, window)}".rstrip())
     for label in diag.labels:
         if label.span.file != source.name:
             out.append(f"{pad} = {label.span}: {label.message}")
@@ -126,20 +200,70 @@ def render(source: SourceFile, diag: Diagnostic) -> str:
     return "\n".join(out)
 
 
-def _display(text: str) -> str:
-    return text.replace("\t", "    ")
-
-
-def _underline(text: str, label: Label) -> str:
+def _label_columns(text: str, label: Label) -> tuple[int, int]:
+    """The 0-based character range of ``text`` a label underlines (to the end of the line when
+    its span goes on to a later line); never empty."""
     span = label.span
-    start = len(_display(text[: span.column - 1]))
-    if span.end_line == span.line:
-        end = len(_display(text[: max(span.end_column - 1, span.column)]))
-    else:
-        end = len(_display(text.rstrip()))
+    start = span.column - 1
+    end = span.end_column - 1 if span.end_line == span.line else len(text.rstrip())
+    return start, max(end, start + 1)
+
+
+def _window(text: str, labels: list[Label]) -> tuple[int, int]:
+    """Which characters of a source line to show: all of a short line, else at most
+    ``MAX_SHOWN_COLUMNS`` around its labels (the primary one first)."""
+    if len(text) <= MAX_SHOWN_COLUMNS:
+        return 0, len(text)
+    ranges = [_label_columns(text, lb) for lb in labels]
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    context = (MAX_SHOWN_COLUMNS - (hi - lo)) // 2
+    if hi - lo > MAX_SHOWN_COLUMNS:  # show the start of the primary label, after some context
+        focus = next((lb for lb in labels if lb.primary), labels[0])
+        lo = _label_columns(text, focus)[0]
+        context = min(lo, 16)
+    start = max(0, min(lo - context, len(text) - MAX_SHOWN_COLUMNS))
+    return start, min(len(text), start + MAX_SHOWN_COLUMNS)
+
+
+def _shown(text: str, window: tuple[int, int]) -> str:
+    start, end = window
+    before = "…" if start > 0 else ""
+    after = "…" if end < len(text) else ""
+    return before + _display(text[start:end]) + after
+
+
+def _display(text: str) -> str:
+    """Source text as the terminal should show it: tabs as spaces, and characters that would
+    not show or would reorder the line (controls, bidirectional overrides, zero-width
+    characters) as ``<U+202E>``."""
+    text = text.replace("\t", "    ")
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in text)
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: East Asian wide characters take two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _underline(text: str, label: Label, window: tuple[int, int]) -> str:
+    first, last = _label_columns(text, label)
+    cut_left, cut_right = window[0] > 0, window[1] < len(text)
+    if (cut_left and last <= window[0]) or (cut_right and first >= window[1]):  # not shown
+        marker = "^" if label.primary else "-"
+        return f"{marker} {label.message} (column {label.span.column})"
+    start, end = max(first, window[0]), min(last, window[1])
+    lead = "…" if window[0] > 0 else ""
+    left = _width(lead + _display(text[window[0] : start]))
+    mark_width = _width(_display(text[start:end]))
     marker = "^" if label.primary else "-"
-    mark = marker * max(end - start, 1)
-    return f"{' ' * start}{mark} {label.message}"
+    mark = marker * max(mark_width, 1)
+    return f"{' ' * left}{mark} {label.message}"
 
 
 def to_json(diag: Diagnostic) -> dict:

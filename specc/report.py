@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from specc.compiler import CheckedModel
-from specc.diagnostics import render_all, to_json
+from specc.diagnostics import format_count, render_all, to_json
 from specc.layers import fmt_shape
 
 
 def _kib(n_bytes: int) -> str:
+    if n_bytes >= 1 << 80:  # past what a float divides exactly enough to show
+        return f"{format_count(n_bytes)} bytes"
     if n_bytes >= 1 << 20:
         return f"{n_bytes / (1 << 20):,.1f} MiB"
     return f"{n_bytes / 1024:,.1f} KiB"
@@ -22,7 +24,13 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
     rows = []
     for node in model.nodes:
         info = checked.infos[node.index]
-        row = [node.name, node.kind, fmt_shape(info.shape), f"{info.params:,}", f"{info.macs:,}"]
+        row = [
+            node.name,
+            node.kind,
+            fmt_shape(info.shape),
+            format_count(info.params),
+            format_count(info.macs),
+        ]
         if show_inputs:
             row.append(", ".join(model.nodes[i].name for i in node.inputs))
         rows.append((row, checked.explain(node.index) if explain else ()))
@@ -47,8 +55,9 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
     totals = checked.totals()
     out.append("")
     out.append(
-        f"  params: {totals['params']:,} total = {totals['trainable_params']:,} trainable"
-        f" + {totals['non_trainable_params']:,} non-trainable"
+        f"  params: {format_count(totals['params'])} total = "
+        f"{format_count(totals['trainable_params'])} trainable"
+        f" + {format_count(totals['non_trainable_params'])} non-trainable"
     )
     if totals["non_trainable_params"]:
         out.append(
@@ -64,11 +73,11 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             }
         )
         out.append(
-            f"          PyTorch counts {totals['torch_params']:,} parameters: its "
+            f"          PyTorch counts {format_count(totals['torch_params'])} parameters: its "
             f"{', '.join(differ)} layers keep more (e.g. two LSTM biases where Keras has one), "
             "computing the same function"
         )
-    out.append(f"  MACs:   {totals['macs']:,} per sample")
+    out.append(f"  MACs:   {format_count(totals['macs'])} per sample")
     out.append(
         f"  memory: weights {_kib(totals['weight_bytes'])}, activations "
         f"{_kib(totals['activation_bytes'])} per sample (float32)"
@@ -113,6 +122,19 @@ def to_document(checked: CheckedModel) -> dict:
 def render_diagnostics(checked: CheckedModel) -> str:
     """Every diagnostic of a spec, rendered, followed by a one-line count."""
     errors = sum(1 for d in checked.diagnostics if d.severity == "error")
+    warnings = len(checked.diagnostics) - errors
     text = render_all(checked.source, checked.diagnostics)
-    plural = "s" if errors != 1 else ""
-    return f"{text}\n\n{checked.source.name}: {errors} error{plural}"
+    count = f"{errors} error{'s' if errors != 1 else ''}"
+    if warnings:
+        count += f", {warnings} warning{'s' if warnings != 1 else ''}"
+    return f"{text}\n\n{checked.source.name}: {count}"
+
+
+def render_warnings(checked: CheckedModel) -> str:
+    """The warnings of a valid spec, rendered, followed by a one-line count ("" if none)."""
+    warnings = [d for d in checked.diagnostics if d.severity == "warning"]
+    if not warnings:
+        return ""
+    plural = "s" if len(warnings) != 1 else ""
+    text = render_all(checked.source, warnings)
+    return f"{text}\n\n{checked.source.name}: {len(warnings)} warning{plural}"
