@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from specc.diagnostics import SpecError
 from specc.source import BOM, SourceFile
-from specc.syntax import Arg, BlockDef, Call, Clause, Node, Statement, Value, parse
+from specc.syntax import STRING, Arg, BlockDef, Call, Clause, Node, Statement, Value, parse
 
 INDENT = "  "
 MAX_WIDTH = 100
 _COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 
 
-@dataclass(frozen=True)
-class Comment:
+class Comment(NamedTuple):
     """A ``# ...`` comment found in the source: its line and whether code precedes it."""
 
     line: int
@@ -38,7 +37,7 @@ class Comment:
 
 
 # Comments as the lexer reads them; strings are matched only so that a `#` in one is skipped.
-_COMMENTS_AND_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*')
+_COMMENTS_AND_STRINGS = re.compile(rf"{STRING}|#[^\n]*")
 
 
 def find_comments(text: str) -> list[Comment]:

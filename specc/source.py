@@ -10,6 +10,8 @@ from typing import NamedTuple
 from specc import limits
 
 BOM = "\ufeff"
+# a text longer than this looks single lines up instead of splitting itself into lines
+_SEARCH_LINES_ABOVE = 1 << 20
 
 
 class Span(NamedTuple):
@@ -95,11 +97,40 @@ class SourceFile:
             return len(self.text)
         return len(self.text.encode("utf-8", "surrogatepass"))
 
+    @property
+    def line_count(self) -> int:
+        """How many lines the text has (a last line without a line end counts)."""
+        text = self.text
+        return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
     def line(self, number: int) -> str:
         """Return line ``number`` (1-based) without its newline, or "" past the end."""
-        if 1 <= number <= len(self.lines):
-            return self.lines[number - 1]
+        lines = self.__dict__.get("_lines")
+        if lines is None and len(self.text) > _SEARCH_LINES_ABOVE:
+            return self._search_line(number)
+        lines = self.lines
+        if 1 <= number <= len(lines):
+            return lines[number - 1]
         return ""
+
+    def _search_line(self, number: int) -> str:
+        """One line of a large text, found without splitting the text into lines (which costs
+        ~50 bytes a line): a binary search over the count of line ends before an offset."""
+        text = self.text
+        if number < 1:
+            return ""
+        lo, hi = 0, len(text)
+        while lo < hi:  # the smallest offset with number - 1 line ends before it
+            mid = (lo + hi) // 2
+            if text.count("\n", 0, mid) < number - 1:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= len(text) or (number > 1 and text[lo - 1] != "\n"):
+            return ""
+        end = text.find("\n", lo)
+        line = text[lo : len(text) if end < 0 else end]
+        return line[:-1] if line.endswith("\r") else line
 
     def text_of(self, span: Span) -> str:
         """The text a single-line span covers (the first line of a multi-line span)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from sys import intern
 from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer
@@ -102,13 +103,26 @@ _BUILDER: _AstBuilder | None = None
 def _parser() -> Lark:
     global _BUILDER
     _BUILDER = _AstBuilder()
+    callbacks = dict.fromkeys(sorted(COUNTED_TERMINALS - {"NAME"}), _BUILDER.count_token)
+    # NAME last: Lark chains a callback after its keyword check with a closure over its loop
+    # variable, so that that check compares a token's type with the last name given
+    callbacks["NAME"] = _BUILDER.count_token
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         maybe_placeholders=False,
         transformer=_BUILDER,
+        lexer_callbacks=callbacks,
         cache=True,
     )
+
+
+# Every terminal the parser sees (the ignored comments and blanks are not counted); a test
+# checks the list against the grammar.
+COUNTED_TERMINALS = frozenset(
+    {"NAME", "CALL_NAME", "DIMS", "SIGNED_NUMBER", "ESCAPED_STRING", "LBRACE", "RBRACE", "LPAR"}
+    | {"RPAR", "CMP_OP", "ADD_OP", "MUL_OP", "_NL", "BLOCK", "EQUAL", "COMMA", "SEMICOLON"}
+)
 
 
 def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
@@ -134,10 +148,10 @@ def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
     budget = limits.MAX_RECOVERY_CHARS
     nodes: tuple[Node, ...] = ()
     while len(diagnostics) < limits.MAX_SYNTAX_ERRORS:
-        builder.statements = 0
+        builder.tokens = 0
         try:
             nodes = parser.parse(text)
-        except _StatementLimit as exc:
+        except _TokenLimit as exc:
             diagnostics.append(exc.diagnostic)
             break
         except UnexpectedInput as exc:
@@ -149,7 +163,7 @@ def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
             budget -= len(text)
             if budget < 0:
                 break
-            text = _blank_line(text, exc.line)
+            text = _blank_line(text, exc)
             continue
         break
     problems = builder.finish_file()
@@ -160,8 +174,8 @@ def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
     return nodes, []
 
 
-class _StatementLimit(Exception):
-    """Raised from inside the parse to stop it at the first statement past the limit."""
+class _TokenLimit(Exception):
+    """Raised from inside the parse to stop it at the first token past the limit."""
 
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
@@ -184,19 +198,33 @@ def _too_large(source: SourceFile) -> Diagnostic:
     )
 
 
-def _blank_line(text: str, line: int) -> str:
-    lines = text.split("\n")
-    if 1 <= line <= len(lines):
-        lines[line - 1] = " " * len(lines[line - 1])
-    return "\n".join(lines)
+def _blank_line(text: str, exc: UnexpectedInput) -> str:
+    """``text`` with the line of a syntax error replaced by spaces (columns stay right)."""
+    token = getattr(exc, "token", None)
+    offset = getattr(exc, "pos_in_stream", None)
+    if offset is None and token is not None and token.type != "$END":
+        offset = token.start_pos
+    if offset is None:  # no position: find the line by its number
+        lines = text.split("\n")
+        if 1 <= exc.line <= len(lines):
+            lines[exc.line - 1] = " " * len(lines[exc.line - 1])
+        return "\n".join(lines)
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 _OPENERS = {"{": "}", "(": ")"}
 _CLOSERS = {"}": "{", ")": "("}
 
-# What the bracket scan looks at: comments and strings (skipped whole, as the lexer reads
-# them), brackets, line ends, and operator characters (counted inside expressions).
-_BRACKET_EVENTS = re.compile(r'#[^\n]*|"(?:[^"\\\n]|\\.)*"?|[{}()\n+\-*/<>!]')
+# A string literal as the lexer reads it (Lark's ESCAPED_STRING: up to a quote after an even
+# number of backslashes, on one line), or an unclosed one to the end of its line.  Written with
+# single-character repetitions only, so that matching a long string costs no memory.
+STRING = r'".*?(?<!\\)(?:\\\\)*?"|"[^\n]*'
+# What the bracket scan looks at: comments and strings (skipped whole), brackets, line ends,
+# and operator characters (counted inside expressions).
+_BRACKET_EVENTS = re.compile(rf"#[^\n]*|{STRING}|[{{}}()\n+\-*/<>!]")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
 
 
@@ -346,7 +374,7 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         {_TERMINAL_NAMES.get(t, t) for t in getattr(exc, "expected", ()) if t != "$END"}
     )
     if token is None or token.type == "$END":
-        last = max(len(source.lines), 1)
+        last = max(source.line_count, 1)
         span = source.span(last, 1, last, len(source.line(last)) + 1)
         return error("E0104", "unexpected end of file", span, "the spec ends here")
     if token.end_line == token.line and token.end_column is not None:
@@ -416,13 +444,13 @@ class _AstBuilder(Transformer):
     def __init__(self) -> None:
         super().__init__(visit_tokens=False)
         self.source = SourceFile("<spec>", "")
-        self.statements = 0
+        self.tokens = 0
         self.problems: dict[tuple[str, int, int], Diagnostic] = {}
 
     def start_file(self, source: SourceFile) -> None:
         """Get ready to parse ``source`` (once or several times, for error recovery)."""
         self.source = source
-        self.statements = 0
+        self.tokens = 0
         self.problems = {}
 
     def finish_file(self) -> list[Diagnostic]:
@@ -438,21 +466,26 @@ class _AstBuilder(Transformer):
         if key not in self.problems:
             self.problems[key] = error(code, message, span, label, **extra)
 
-    def _count(self, token: Token) -> None:
-        """Count one statement; stop the parse at the first one past the limit."""
-        self.statements += 1
-        if self.statements > limits.MAX_STATEMENTS:
-            limit = limits.MAX_STATEMENTS
-            raise _StatementLimit(
+    def count_token(self, token: Token) -> Token:
+        """Count one token (Lark's lexer callback); stop the parse at the first one past the
+        limit, before the parser holds more of them."""
+        self.tokens += 1
+        if self.tokens > limits.MAX_TOKENS:
+            limit = limits.MAX_TOKENS
+            raise _TokenLimit(
                 error(
-                    limits.E_TOO_MANY_STATEMENTS,
-                    f"more than {limit:,} statements in one spec",
+                    limits.E_TOO_MANY_TOKENS,
+                    f"more than {limit:,} tokens in one spec",
                     self._span(token),
-                    f"statement {limit + 1:,}",
-                    notes=("the limit is specc.limits.MAX_STATEMENTS",),
+                    f"token {limit + 1:,}",
+                    notes=(
+                        "tokens are names, numbers, sizes, strings, brackets and separators; "
+                        "the limit is specc.limits.MAX_TOKENS",
+                    ),
                     help="define repeated parts once as a `block` and use `repeat N { ... }`",
                 )
             )
+        return token
 
     def _name(self, token: Token, suffix: int = 0) -> str:
         """The text of a name token (less ``suffix`` characters: the `(` of a call)."""
@@ -465,7 +498,8 @@ class _AstBuilder(Transformer):
                 "name too long",
                 help="use a shorter name",
             )
-        return str(token)[: len(token) - suffix] if suffix else str(token)
+        # names repeat (`conv`, `relu`, `padding`): one shared string each saves ~50 bytes a use
+        return intern(str(token)[: len(token) - suffix] if suffix else str(token))
 
     def _span(self, first, last=None) -> Span:
         last = first if last is None else last
@@ -478,11 +512,11 @@ class _AstBuilder(Transformer):
 
     def statement(self, children: list) -> Statement:
         name, *rest = children
-        self._count(name)
         args = tuple(self._argument(c) for c in rest if not isinstance(c, Clause))
         clauses = tuple(c for c in rest if isinstance(c, Clause))
-        span = self._span(name, rest[-1] if rest else None)
-        return Statement(self._name(name), args, clauses, span, self._span(name))
+        name_span = self._span(name)
+        span = self._span(name, rest[-1]) if rest else name_span
+        return Statement(self._name(name), args, clauses, span, name_span)
 
     def clause(self, children: list) -> Clause:
         if len(children) == 2:
@@ -496,7 +530,6 @@ class _AstBuilder(Transformer):
 
     def call(self, children: list) -> Call:
         name, *args, rparen = children
-        self._count(name)
         span = self._span(name, rparen)
         name_span = self._span(name)
         name_span = name_span.replace(end_column=name_span.end_column - 1)
@@ -504,7 +537,6 @@ class _AstBuilder(Transformer):
 
     def block_def(self, children: list) -> BlockDef:
         name, *formals, _, body = children
-        self._count(name)
         name_span = self._span(name)
         name_span = name_span.replace(end_column=name_span.end_column - 1)
         return BlockDef(
@@ -563,6 +595,15 @@ class _AstBuilder(Transformer):
             )
             return (0,)
         parts = raw.split("x")
+        if not all(parts):
+            self._problem(
+                "E0100",
+                f"malformed size `{excerpt(raw, 40)}`: an axis without a number",
+                token,
+                "`x` must be between two numbers",
+                help="write sizes as `3x3` or `32x32x3`",
+            )
+            return (0,) * axes
         if max(len(p) for p in parts) > limits.MAX_NUMBER_DIGITS:
             self._number_too_long(token, max(len(p) for p in parts))
             return (0,) * axes
@@ -601,7 +642,10 @@ class _AstBuilder(Transformer):
     def _binary(self, children: list) -> Value:
         left, op, right = children
         span = self._span(left, right)
-        return Value("expr", (str(op), left, right), self.source.text_of(span), span)
+        # an expression is on one line: its text is sliced from the operator's line
+        line_start = op.start_pos - op.column + 1
+        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
+        return Value("expr", (str(op), left, right), text, span)
 
     sum = product = cmp = _binary
 
