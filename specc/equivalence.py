@@ -39,55 +39,55 @@ def fingerprint(checked: CheckedModel) -> tuple:
         (d.severity, d.code, _POSITION_WORDS.sub(r"\1 N", d.message)) for d in checked.diagnostics
     )
     infos = tuple(sorted((index, _plain(info)) for index, info in checked.infos.items()))
-    return (
-        ("ir", _plain(checked.model)),
-        ("inferred", infos),
-        ("diagnostics", diagnostics),
+    return _Record(
+        (
+            _Field(("ir", _plain(checked.model))),
+            _Field(("inferred", infos)),
+            _Field(("diagnostics", diagnostics)),
+        )
     )
 
 
+class _Field(tuple):
+    """A (name, value) pair of a fingerprint: a field of a model, or a section."""
+
+
+class _Record(tuple):
+    """The fields of one object, as ``_Field`` pairs."""
+
+
 def _plain(value: Any) -> Any:
-    """``value`` as nested tuples of (field, value) pairs, spans dropped."""
+    """``value`` as nested tuples of fields, spans dropped."""
     if isinstance(value, Span):
         return None
     if isinstance(value, BaseModel):
-        fields = [k for k in type(value).model_fields if k not in _LAYOUT_FIELDS]
-        return (type(value).__name__, tuple((k, _plain(getattr(value, k))) for k in fields))
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-        fields = [k for k in value._fields if k not in _LAYOUT_FIELDS]
-        return (type(value).__name__, tuple((k, _plain(getattr(value, k))) for k in fields))
-    if hasattr(value, "__dataclass_fields__"):
-        fields = [k for k in value.__dataclass_fields__ if k not in _LAYOUT_FIELDS]
-        return (type(value).__name__, tuple((k, _plain(getattr(value, k))) for k in fields))
-    if isinstance(value, (tuple, list)):
+        names = type(value).model_fields
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        names = value._fields
+    elif hasattr(value, "__dataclass_fields__"):
+        names = value.__dataclass_fields__
+    elif isinstance(value, (tuple, list)):
         return tuple(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted(((repr(k), _plain(v)) for k, v in value.items()), key=_first))
-    return value
-
-
-def _first(pair: tuple) -> str:
-    return pair[0]
+    elif isinstance(value, dict):
+        return _Record(_Field((repr(k), _plain(value[k]))) for k in sorted(value, key=repr))
+    else:
+        return value
+    return _Record(_Field((k, _plain(getattr(value, k)))) for k in names if k not in _LAYOUT_FIELDS)
 
 
 def first_difference(before: Any, after: Any, path: str) -> str:
-    """Where two fingerprints first differ: ``model.ir.Model.nodes[3].Node.args: ...``."""
+    """Where two fingerprints first differ: ``model.ir.nodes[3].args[0].value: 4 became 5``."""
     while before != after:
-        if _is_pair(before) and _is_pair(after) and before[0] == after[0]:
+        if isinstance(before, _Field) and isinstance(after, _Field) and before[0] == after[0]:
             path, before, after = f"{path}.{before[0]}", before[1], after[1]
             continue
         if isinstance(before, tuple) and isinstance(after, tuple) and len(before) == len(after):
             index = next(i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b)
-            before, after = before[index], after[index]
-            if not _is_pair(before):
+            if not isinstance(before, _Record):
                 path = f"{path}[{index}]"
+            before, after = before[index], after[index]
             continue
         if isinstance(before, tuple) and isinstance(after, tuple):
             return f"{path}: {len(before)} items became {len(after)}"
         break
     return f"{path}: {excerpt(repr(before), 120)} became {excerpt(repr(after), 120)}"
-
-
-def _is_pair(value: Any) -> bool:
-    """A (field name, value) pair of a fingerprint."""
-    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
