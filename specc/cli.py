@@ -85,6 +85,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from specc.equivalence import rewrite_difference
     from specc.formatter import format_file
     from specc.fsutil import atomic_write
+    from specc.limits import MAX_REPORTED_DIAGNOSTICS
     from specc.source import BOM
 
     sources = {path: _read_source(path) for path in args.specs}
@@ -93,7 +94,9 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         try:
             formatted = format_file(source)
         except SpecError as exc:
-            print(render_all(exc.source, exc.diagnostics), file=sys.stderr)
+            print(
+                render_all(exc.source, exc.diagnostics, MAX_REPORTED_DIAGNOSTICS), file=sys.stderr
+            )
             print(f"{path}: not formatted (syntax errors)", file=sys.stderr)
             status = max(status, EXIT_ERRORS)
             continue

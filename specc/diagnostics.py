@@ -13,7 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from specc.limits import MAX_ECHO_CHARS, MAX_MESSAGE_CHARS, MAX_SHOWN_COLUMNS
+from specc.limits import (
+    MAX_ECHO_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_REPORTED_DIAGNOSTICS,
+    MAX_SHOWN_COLUMNS,
+)
 from specc.source import SourceFile, Span
 
 _LONG_WORD = re.compile(rf"\S{{{MAX_ECHO_CHARS + 1},}}")
@@ -126,7 +131,7 @@ class SpecError(Exception):
     def __init__(self, source: SourceFile, diagnostics: list[Diagnostic]):
         self.source = source
         self.diagnostics = diagnostics
-        super().__init__(render_all(source, diagnostics))
+        super().__init__(render_all(source, diagnostics, MAX_REPORTED_DIAGNOSTICS))
 
 
 def format_count(n: int) -> str:
@@ -156,9 +161,14 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     return matches[0] if matches else None
 
 
-def render_all(source: SourceFile, diagnostics: list[Diagnostic]) -> str:
-    """Render several diagnostics separated by blank lines."""
-    return "\n\n".join(render(source, d) for d in diagnostics)
+def render_all(source: SourceFile, diagnostics: list[Diagnostic], limit: int | None = None) -> str:
+    """Render several diagnostics separated by blank lines (the first ``limit`` of them, and
+    a line saying how many more there are)."""
+    shown = diagnostics if limit is None else diagnostics[:limit]
+    text = "\n\n".join(render(source, d) for d in shown)
+    if len(shown) < len(diagnostics):
+        text += f"\n\n... and {len(diagnostics) - len(shown):,} more, not shown"
+    return text
 
 
 def render(source: SourceFile, diag: Diagnostic) -> str:

@@ -48,6 +48,11 @@ E_NAME_TOO_LONG = "E0109"
 MAX_STRING_LENGTH = 4096
 E_STRING_TOO_LONG = "E0111"
 
+# Arguments of one statement, block call or block definition, and `{ }` clauses of one
+# statement: E0114.  A layer takes a handful; a long list would only multiply diagnostics.
+MAX_ARGUMENTS = 256
+E_TOO_MANY_ARGUMENTS = "E0114"
+
 # -- structure --------------------------------------------------------------------------------
 
 # Open brackets at once, `{` and `(` together: E0107.  Every stage after the parser walks the
@@ -66,6 +71,9 @@ E_EXPRESSION_TOO_LONG = "E0108"
 # stops once it has re-read MAX_RECOVERY_CHARS characters in all.
 MAX_SYNTAX_ERRORS = 20
 MAX_RECOVERY_CHARS = 16 * 1024 * 1024
+
+# Diagnostics shown per file (text and JSON); the count line still counts them all.
+MAX_REPORTED_DIAGNOSTICS = 100
 
 # A diagnostic quotes at most this many characters of any one word of its message, labels,
 # notes and help (a longer word is shown as its start, "…" and its end), and at most

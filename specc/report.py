@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from specc.compiler import CheckedModel
 from specc.diagnostics import format_count, render_all, to_json
+from specc.limits import MAX_REPORTED_DIAGNOSTICS
 from specc.layers import fmt_shape
 
 
@@ -112,8 +113,11 @@ def to_document(checked: CheckedModel) -> dict:
         "file": checked.source.name,
         "ok": checked.ok,
         "layers": layers,
-        "diagnostics": [to_json(d) for d in checked.diagnostics],
+        "diagnostics": [to_json(d) for d in checked.diagnostics[:MAX_REPORTED_DIAGNOSTICS]],
     }
+    omitted = len(checked.diagnostics) - MAX_REPORTED_DIAGNOSTICS
+    if omitted > 0:
+        doc["diagnostics_not_shown"] = omitted
     if checked.ok:
         doc["totals"] = checked.totals()
     return doc
@@ -123,10 +127,10 @@ def render_diagnostics(checked: CheckedModel) -> str:
     """Every diagnostic of a spec, rendered, followed by a one-line count."""
     errors = sum(1 for d in checked.diagnostics if d.severity == "error")
     warnings = len(checked.diagnostics) - errors
-    text = render_all(checked.source, checked.diagnostics)
-    count = f"{errors} error{'s' if errors != 1 else ''}"
+    text = render_all(checked.source, checked.diagnostics, MAX_REPORTED_DIAGNOSTICS)
+    count = f"{errors:,} error{'s' if errors != 1 else ''}"
     if warnings:
-        count += f", {warnings} warning{'s' if warnings != 1 else ''}"
+        count += f", {warnings:,} warning{'s' if warnings != 1 else ''}"
     return f"{text}\n\n{checked.source.name}: {count}"
 
 
@@ -136,5 +140,5 @@ def render_warnings(checked: CheckedModel) -> str:
     if not warnings:
         return ""
     plural = "s" if len(warnings) != 1 else ""
-    text = render_all(checked.source, warnings)
+    text = render_all(checked.source, warnings, MAX_REPORTED_DIAGNOSTICS)
     return f"{text}\n\n{checked.source.name}: {len(warnings)} warning{plural}"

@@ -463,7 +463,7 @@ class _AstBuilder(Transformer):
         """Record a token that crosses a limit; the parse goes on, to find every one."""
         span = self._span(token)
         key = (code, span.line, span.column)
-        if key not in self.problems:
+        if key not in self.problems and len(self.problems) < limits.MAX_SYNTAX_ERRORS:
             self.problems[key] = error(code, message, span, label, **extra)
 
     def count_token(self, token: Token) -> Token:
@@ -486,6 +486,15 @@ class _AstBuilder(Transformer):
                 )
             )
         return token
+
+    def _too_many(self, name: Token, count: int, what: str) -> None:
+        self._problem(
+            limits.E_TOO_MANY_ARGUMENTS,
+            f"{count:,} {what}; at most {limits.MAX_ARGUMENTS} are allowed",
+            name,
+            f"{count:,} {what}",
+            help="split the line, or group the arguments in a `block`",
+        )
 
     def _name(self, token: Token, suffix: int = 0) -> str:
         """The text of a name token (less ``suffix`` characters: the `(` of a call)."""
@@ -512,6 +521,10 @@ class _AstBuilder(Transformer):
 
     def statement(self, children: list) -> Statement:
         name, *rest = children
+        if len(rest) > limits.MAX_ARGUMENTS:
+            clauses = any(isinstance(c, Clause) for c in rest)
+            self._too_many(name, len(rest), "arguments and clauses" if clauses else "arguments")
+            rest = rest[: limits.MAX_ARGUMENTS]
         args = tuple(self._argument(c) for c in rest if not isinstance(c, Clause))
         clauses = tuple(c for c in rest if isinstance(c, Clause))
         name_span = self._span(name)
@@ -530,6 +543,9 @@ class _AstBuilder(Transformer):
 
     def call(self, children: list) -> Call:
         name, *args, rparen = children
+        if len(args) > limits.MAX_ARGUMENTS:
+            self._too_many(name, len(args), "arguments")
+            args = args[: limits.MAX_ARGUMENTS]
         span = self._span(name, rparen)
         name_span = self._span(name)
         name_span = name_span.replace(end_column=name_span.end_column - 1)
@@ -537,6 +553,9 @@ class _AstBuilder(Transformer):
 
     def block_def(self, children: list) -> BlockDef:
         name, *formals, _, body = children
+        if len(formals) > limits.MAX_ARGUMENTS:
+            self._too_many(name, len(formals), "parameters")
+            formals = formals[: limits.MAX_ARGUMENTS]
         name_span = self._span(name)
         name_span = name_span.replace(end_column=name_span.end_column - 1)
         return BlockDef(

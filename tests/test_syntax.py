@@ -185,6 +185,31 @@ def test_name_length(template):
     assert diag.code == limits.E_NAME_TOO_LONG and "129 characters" in diag.message
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "dense 4 {items}\n",  # positional arguments
+        "dense 4 {keys}\n",  # keyword arguments
+        "branch concat {clauses}\n",  # `{ }` clauses
+        "b({commas})\n",  # a block call
+        "block b({commas}) {{ relu }}\n",  # a block definition
+    ],
+)
+def test_argument_count(template):
+    def fill(n: int) -> str:
+        return template.format(
+            items=" ".join(["relu"] * n),
+            keys=" ".join(f"k{i}=1" for i in range(n)),
+            clauses=" ".join(["{ relu }"] * n),
+            commas=", ".join(f"a{i}" for i in range(n)),
+        )
+
+    limit = limits.MAX_ARGUMENTS - ("dense 4" in template)  # `4` is an argument too
+    assert codes(fill(limit)) == []
+    diag = first(fill(limit + 1))
+    assert diag.code == limits.E_TOO_MANY_ARGUMENTS and "at most 256" in diag.message
+
+
 def test_string_length():
     assert codes(f'train {{ data "{"a" * 4096}" }}\n') == []
     assert first(f'train {{ data "{"a" * 4097}" }}\n').code == limits.E_STRING_TOO_LONG
