@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from specc.compiler import CheckedModel
 from specc.diagnostics import format_count, render_all, to_json
-from specc.limits import MAX_REPORTED_DIAGNOSTICS
 from specc.layers import fmt_shape
+from specc.limits import MAX_REPORTED_DIAGNOSTICS
 
 
 def _kib(n_bytes: int) -> str:
