@@ -75,6 +75,7 @@ def run(argv: list[str], pythonpath: Path) -> tuple[float, int, int]:
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     result = subprocess.run(
         [sys.executable, "-c", SPAWN, *argv],
+        cwd=pythonpath,  # `python -m` looks in the current folder first
         env=env,
         capture_output=True,
         text=True,

@@ -185,14 +185,17 @@ class _TokenLimit(Exception):
 def _too_large(source: SourceFile) -> Diagnostic:
     limit = limits.MAX_SOURCE_BYTES
     text = source.text
-    cut = limit if text.isascii() else len(text.encode("utf-8")[:limit].decode("utf-8", "ignore"))
+    if text.isascii():
+        cut = limit
+    else:  # the characters in the first `limit` bytes
+        cut = len(text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore"))
     cut = min(cut, len(text))
+    shown = f"{limit / (1 << 20):g} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
     return error(
         limits.E_SOURCE_TOO_LARGE,
-        f"the spec is {source.byte_size:,} bytes long; specs have at most {limit:,} bytes "
-        f"({limit // (1 << 20)} MiB)",
+        f"the spec is {source.byte_size:,} bytes long; specs have at most {limit:,} bytes",
         source.offset_span(cut, min(cut + 1, len(text))),
-        f"the spec reaches {limit // (1 << 20)} MiB here",
+        f"the spec reaches {shown} here",
         notes=("the limit is specc.limits.MAX_SOURCE_BYTES",),
         help="split the model into smaller specs, or define repeated parts once as a `block`",
     )
