@@ -11,7 +11,7 @@ formatter changes layout, never meaning.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -26,40 +26,61 @@ _POSITION_WORDS = re.compile(r"\b(line|column)s? \d+")
 
 def rewrite_difference(source: SourceFile, rewritten: str) -> str | None:
     """None when ``rewritten`` checks to the same model as ``source``; else what differs."""
-    before = fingerprint(check_source(source))
-    after = fingerprint(check_text(rewritten, source.name))
-    if before == after:
-        return None
-    return first_difference(before, after, "model")
+    before = _comparable(check_source(source))
+    after = _comparable(check_text(rewritten, source.name))
+    return first_difference(before, after)
 
 
-def fingerprint(checked: CheckedModel) -> tuple:
-    """A checked spec as plain comparable data, without positions or spellings."""
-    diagnostics = tuple(
+class _Comparable(NamedTuple):
+    """What a rewrite must not change."""
+
+    ir: Any
+    inferred: dict
+    diagnostics: list
+
+
+def _comparable(checked: CheckedModel) -> _Comparable:
+    diagnostics = [
         (d.severity, d.code, _POSITION_WORDS.sub(r"\1 N", d.message)) for d in checked.diagnostics
-    )
-    infos = tuple(sorted((index, _plain(info)) for index, info in checked.infos.items()))
-    return _Record(
-        (
-            _Field(("ir", _plain(checked.model))),
-            _Field(("inferred", infos)),
-            _Field(("diagnostics", diagnostics)),
-        )
-    )
+    ]
+    return _Comparable(checked.model, checked.infos, diagnostics)
 
 
-class _Field(tuple):
-    """A (name, value) pair of a fingerprint: a field of a model, or a section."""
+def first_difference(before: Any, after: Any) -> str | None:
+    """Where two objects first differ, as ``model.ir.nodes[3].args[0].value: 4 became 5``
+    (None when they do not), comparing field by field without positions or spellings.
+
+    The walk keeps its own stack (an IR holds syntax trees as deep as the spec nests, and an
+    expression as deep as it is long), and an object met again in both (a block's body, shared
+    by its instances) is compared once.
+    """
+    stack: list[tuple[Any, Any, tuple]] = [(before, after, ("model",))]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        a, b, path = stack.pop()
+        if a is b or (isinstance(a, Span) and isinstance(b, Span)):
+            continue
+        fields_a, fields_b = _fields(a), _fields(b)
+        if fields_a is None or fields_b is None:
+            same = fields_a is None and fields_b is None and type(a) is type(b)
+            if same and (a == b or (a != a and b != b)):  # NaN is the same NaN
+                continue
+            return f"{_path(path)}: {_shown(a)} became {_shown(b)}"
+        if (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        keys_a, keys_b = [k for k, _ in fields_a], [k for k, _ in fields_b]
+        if type(a) is not type(b) or keys_a != keys_b:
+            if len(keys_a) != len(keys_b) and isinstance(a, (tuple, list)):
+                return f"{_path(path)}: {len(keys_a)} items became {len(keys_b)}"
+            return f"{_path(path)}: {_shown(a)} became {_shown(b)}"
+        for (key, value_a), (_, value_b) in reversed(list(zip(fields_a, fields_b, strict=True))):
+            stack.append((value_a, value_b, (path, key)))
+    return None
 
 
-class _Record(tuple):
-    """The fields of one object, as ``_Field`` pairs."""
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as nested tuples of fields, spans dropped."""
-    if isinstance(value, Span):
-        return None
+def _fields(value: Any) -> list[tuple[Any, Any]] | None:
+    """The parts of a compound value as (key, part) pairs; None for a plain value."""
     if isinstance(value, BaseModel):
         names = type(value).model_fields
     elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
@@ -67,27 +88,22 @@ def _plain(value: Any) -> Any:
     elif hasattr(value, "__dataclass_fields__"):
         names = value.__dataclass_fields__
     elif isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
+        return [(i, v) for i, v in enumerate(value)]
     elif isinstance(value, dict):
-        return _Record(_Field((repr(k), _plain(value[k]))) for k in sorted(value, key=repr))
+        keys = sorted(value, key=repr)
+        return [(k if isinstance(k, (int, str)) else repr(k), value[k]) for k in keys]
     else:
-        return value
-    return _Record(_Field((k, _plain(getattr(value, k)))) for k in names if k not in _LAYOUT_FIELDS)
+        return None
+    return [(k, getattr(value, k)) for k in names if k not in _LAYOUT_FIELDS]
 
 
-def first_difference(before: Any, after: Any, path: str) -> str:
-    """Where two fingerprints first differ: ``model.ir.nodes[3].args[0].value: 4 became 5``."""
-    while before != after:
-        if isinstance(before, _Field) and isinstance(after, _Field) and before[0] == after[0]:
-            path, before, after = f"{path}.{before[0]}", before[1], after[1]
-            continue
-        if isinstance(before, tuple) and isinstance(after, tuple) and len(before) == len(after):
-            index = next(i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b)
-            if not isinstance(before, _Record):
-                path = f"{path}[{index}]"
-            before, after = before[index], after[index]
-            continue
-        if isinstance(before, tuple) and isinstance(after, tuple):
-            return f"{path}: {len(before)} items became {len(after)}"
-        break
-    return f"{path}: {excerpt(repr(before), 120)} became {excerpt(repr(after), 120)}"
+def _path(path: tuple) -> str:
+    parts = []
+    while len(path) == 2:
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return path[0] + "".join(reversed(parts))
+
+
+def _shown(value: Any) -> str:
+    return excerpt(repr(value), 120)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from specc import equivalence, formatter
 from specc.compiler import check_text
 from specc.diagnostics import SpecError
-from specc.equivalence import rewrite_difference
+from specc.equivalence import first_difference, rewrite_difference
 from specc.formatter import find_comments, format_source, print_program
 from specc.source import SourceFile
 from tests.golden_diagnostics import run_check
@@ -275,3 +275,13 @@ def test_fmt_leaves_a_missing_link_target_alone(tmp_path: Path):
     status, _, err = run_check(["fmt", str(link)])
     assert status == 2 and "no such file" in err
     assert link.is_symlink() and not (tmp_path / "nowhere.spec").exists()
+
+
+def test_the_comparison_walks_deep_structures_without_recursion():
+    deep_a = deep_b = ()
+    for _ in range(50_000):  # far deeper than Python's recursion limit
+        deep_a, deep_b = (deep_a, 1), (deep_b, 1)
+    assert first_difference(deep_a, deep_b) is None
+    assert first_difference((deep_a, 2), (deep_b, 3)) == "model[1]: 2 became 3"
+    assert first_difference([1.0, float("nan")], [1.0, float("nan")]) is None
+    assert first_difference([1], [1.0]) == "model[0]: 1 became 1.0"
