@@ -118,7 +118,7 @@ def test_warnings_and_errors_are_counted_apart(tmp_path):
     path = write(tmp_path, "input 64\ndense 1000000000\ndense 0\n")  # 6.5 * 10^10 weights
     status, _, err = run_check(["check", path])
     assert status == 1 and "warning[W0301]" in err and "error[E0203]" in err
-    assert err.rstrip().endswith(": 1 error, 1 warning")
+    assert ": 1 error, 1 warning\n" in err
 
 
 def test_plausible_sizes_have_no_warning(tmp_path):
@@ -186,5 +186,5 @@ def test_every_command_runs_at_the_nesting_and_expression_limits(tmp_path):
         ["emit", path, "-b", "keras"],
     ):
         status, _, err = run_check(argv)
-        assert status in (0, 1), argv
+        assert status in (0, 1), (argv, err[-3000:])
         assert_clean(err)
