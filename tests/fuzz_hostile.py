@@ -174,7 +174,8 @@ def odd_unicode(rng: random.Random, scale: int) -> str:
     if rng.random() < 0.3:  # digits in another script where numbers go
         digit = rng.choice(UNICODE_DIGITS)
         text = "".join(
-            chr(ord(digit) + int(c)) if c.isdigit() and rng.random() < 0.3 else c for c in text
+            chr(ord(digit) + int(c)) if c in "0123456789" and rng.random() < 0.3 else c
+            for c in text
         )
     if rng.random() < 0.3:
         text = "\ufeff" + text
