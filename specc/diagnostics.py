@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from specc.limits import (
     MAX_ECHO_CHARS,
@@ -48,11 +48,6 @@ class Label(BaseModel):
     message: str = ""
     primary: bool = False
 
-    @field_validator("message")
-    @classmethod
-    def _bound_message(cls, value: str) -> str:
-        return bounded(value)
-
 
 class Diagnostic(BaseModel):
     """One problem found in a spec."""
@@ -65,16 +60,6 @@ class Diagnostic(BaseModel):
     notes: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
     severity: Literal["error", "warning"] = "error"
-
-    @field_validator("message")
-    @classmethod
-    def _bound_message(cls, value: str) -> str:
-        return bounded(value)
-
-    @field_validator("notes", "help")
-    @classmethod
-    def _bound_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(bounded(v) for v in value)
 
     @property
     def primary_span(self) -> Span | None:
@@ -96,15 +81,18 @@ def error(
     help: tuple[str, ...] | str = (),
     severity: Literal["error", "warning"] = "error",
 ) -> Diagnostic:
-    """Build an error diagnostic pointing at ``span`` with optional secondary labels."""
-    labels = [] if span is None else [Label(span=span, message=label, primary=True)]
-    labels += [Label(span=s, message=m) for s, m in related if s is not None]
+    """Build an error diagnostic pointing at ``span`` with optional secondary labels.
+
+    Every text is :func:`bounded`: a message that quotes a huge input keeps an excerpt of it.
+    """
+    labels = [] if span is None else [Label(span=span, message=bounded(label), primary=True)]
+    labels += [Label(span=s, message=bounded(m)) for s, m in related if s is not None]
     return Diagnostic(
         code=code,
-        message=message,
+        message=bounded(message),
         labels=tuple(labels),
-        notes=tuple(notes),
-        help=(help,) if isinstance(help, str) else tuple(help),
+        notes=tuple(bounded(n) for n in notes),
+        help=(bounded(help),) if isinstance(help, str) else tuple(bounded(h) for h in help),
         severity=severity,
     )
 
@@ -173,12 +161,12 @@ def render_all(source: SourceFile, diagnostics: list[Diagnostic], limit: int | N
 
 def render(source: SourceFile, diag: Diagnostic) -> str:
     """Render one diagnostic as text, with the source lines it points at."""
-    head = f"{diag.severity}[{diag.code}]: {diag.message}"
+    head = f"{diag.severity}[{diag.code}]: {bounded(diag.message)}"
     primary = diag.primary_span
     if primary is None:
         lines = [head]
-        lines += [f"  = note: {n}" for n in diag.notes]
-        lines += [f"  = help: {h}" for h in diag.help]
+        lines += [f"  = note: {bounded(n)}" for n in diag.notes]
+        lines += [f"  = help: {bounded(h)}" for h in diag.help]
         return "\n".join(lines)
 
     in_file = sorted(
@@ -202,11 +190,11 @@ def render(source: SourceFile, diag: Diagnostic) -> str:
         out.append(f"{pad} | {_underline(text, label, window)}".rstrip())
     for label in diag.labels:
         if label.span.file != source.name:
-            out.append(f"{pad} = {label.span}: {label.message}")
+            out.append(f"{pad} = {label.span}: {bounded(label.message)}")
     if diag.notes or diag.help:
         out.append(f"{pad} |")
-    out += [f"{pad} = note: {n}" for n in diag.notes]
-    out += [f"{pad} = help: {h}" for h in diag.help]
+    out += [f"{pad} = note: {bounded(n)}" for n in diag.notes]
+    out += [f"{pad} = help: {bounded(h)}" for h in diag.help]
     return "\n".join(out)
 
 
@@ -266,14 +254,14 @@ def _underline(text: str, label: Label, window: tuple[int, int]) -> str:
     cut_left, cut_right = window[0] > 0, window[1] < len(text)
     if (cut_left and last <= window[0]) or (cut_right and first >= window[1]):  # not shown
         marker = "^" if label.primary else "-"
-        return f"{marker} {label.message} (column {label.span.column})"
+        return f"{marker} {bounded(label.message)} (column {label.span.column})"
     start, end = max(first, window[0]), min(last, window[1])
     lead = "…" if window[0] > 0 else ""
     left = _width(lead + _display(text[window[0] : start]))
     mark_width = _width(_display(text[start:end]))
     marker = "^" if label.primary else "-"
     mark = marker * max(mark_width, 1)
-    return f"{' ' * left}{mark} {label.message}"
+    return f"{' ' * left}{mark} {bounded(label.message)}"
 
 
 def to_json(diag: Diagnostic) -> dict:
@@ -282,7 +270,7 @@ def to_json(diag: Diagnostic) -> dict:
     return {
         "severity": diag.severity,
         "code": diag.code,
-        "message": diag.message,
+        "message": bounded(diag.message),
         "file": primary.file if primary else None,
         "line": primary.line if primary else None,
         "column": primary.column if primary else None,
@@ -293,11 +281,11 @@ def to_json(diag: Diagnostic) -> dict:
                 "column": lb.span.column,
                 "end_line": lb.span.end_line,
                 "end_column": lb.span.end_column,
-                "message": lb.message,
+                "message": bounded(lb.message),
                 "primary": lb.primary,
             }
             for lb in diag.labels
         ],
-        "notes": list(diag.notes),
-        "help": list(diag.help),
+        "notes": [bounded(n) for n in diag.notes],
+        "help": [bounded(h) for h in diag.help],
     }
