@@ -10,6 +10,7 @@ formatter changes layout, never meaning.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, NamedTuple
 
@@ -25,10 +26,17 @@ _POSITION_WORDS = re.compile(r"\b(line|column)s? \d+")
 
 
 def rewrite_difference(source: SourceFile, rewritten: str) -> str | None:
-    """None when ``rewritten`` checks to the same model as ``source``; else what differs."""
-    before = _comparable(check_source(source))
+    """None when ``rewritten`` checks to the same model as ``source``; else what differs.
+
+    The two checked models are not held at once: the first is reduced to a digest of what
+    :func:`first_difference` compares, and only when the digests differ are both compared in
+    full, to say where (so a rewrite costs the memory of one check, not two).
+    """
+    before = digest(_comparable(check_source(source)))
     after = _comparable(check_text(rewritten, source.name))
-    return first_difference(before, after)
+    if digest(after) == before:
+        return None
+    return first_difference(_comparable(check_source(source)), after)
 
 
 class _Comparable(NamedTuple):
@@ -79,6 +87,41 @@ def first_difference(before: Any, after: Any) -> str | None:
     return None
 
 
+def digest(value: Any) -> bytes:
+    """A digest of what :func:`first_difference` compares: equal for values it finds equal
+    (up to how shared parts are shared; a difference there only costs the full comparison)."""
+    state = hashlib.blake2b(digest_size=32)
+    update = state.update
+    stack = [value]
+    seen: dict[int, int] = {}
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            update(b"s%d:" % len(item))
+            update(item.encode("utf-8", "surrogatepass"))
+        elif kind is int:  # hex(): no limit on the digits, unlike str()
+            update(b"i%s;" % hex(item).encode())
+        elif kind is float:
+            update(b"f%s;" % (b"nan" if item != item else item.hex().encode()))
+        elif item is None or kind is bool:
+            update(b"c%d;" % (2 if item is None else int(item)))
+        elif isinstance(item, Span):
+            update(b"S;")
+        else:
+            fields = _fields(item)
+            if fields is None:
+                update(repr((kind.__name__, item)).encode("utf-8", "surrogatepass") + b";")
+            elif id(item) in seen:  # a part met before (a block's body): once is enough
+                update(b"R%d;" % seen[id(item)])
+            else:
+                seen[id(item)] = len(seen)
+                keys = [k for k, _ in fields] if isinstance(item, dict) else len(fields)
+                update(repr((kind.__name__, keys)).encode())
+                stack.extend(part for _, part in reversed(fields))
+    return state.digest()
+
+
 def _fields(value: Any) -> list[tuple[Any, Any]] | None:
     """The parts of a compound value as (key, part) pairs; None for a plain value."""
     if isinstance(value, BaseModel):
@@ -106,4 +149,7 @@ def _path(path: tuple) -> str:
 
 
 def _shown(value: Any) -> str:
-    return excerpt(repr(value), 120)
+    try:
+        return excerpt(repr(value), 120)
+    except ValueError:  # an integer past Python's 4,300 digits for str()
+        return f"an integer of {value.bit_length():,} bits"

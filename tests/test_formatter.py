@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from specc import equivalence, formatter
 from specc.compiler import check_text
 from specc.diagnostics import SpecError
-from specc.equivalence import first_difference, rewrite_difference
+from specc.equivalence import digest, first_difference, rewrite_difference
 from specc.formatter import find_comments, format_source, print_program
 from specc.source import SourceFile
 from tests.golden_diagnostics import run_check
@@ -285,3 +285,16 @@ def test_the_comparison_walks_deep_structures_without_recursion():
     assert first_difference((deep_a, 2), (deep_b, 3)) == "model[1]: 2 became 3"
     assert first_difference([1.0, float("nan")], [1.0, float("nan")]) is None
     assert first_difference([1], [1.0]) == "model[0]: 1 became 1.0"
+
+
+def test_digest_agrees_with_the_comparison():
+    source = "block b(f) {\n  dense (f * 2)\n}\ninput 8\nb(4); b(4)\ntrain { data iris }\n"
+    same = check_text(source.replace("(f * 2)", "(f*2)"))
+    other = check_text(source.replace("(f * 2)", "(f * 3)"))
+    base = check_text(source)
+    assert digest(equivalence._comparable(base)) == digest(equivalence._comparable(same))
+    assert digest(equivalence._comparable(base)) != digest(equivalence._comparable(other))
+    assert digest([float("nan"), 10**5000]) == digest([float("nan"), 10**5000])
+    assert digest([1]) != digest([1.0]) != digest(["1"]) != digest([True])
+    huge = first_difference([10**5000], [10**5000 + 1])
+    assert huge == "model[0]: an integer of 16,610 bits became an integer of 16,610 bits"
