@@ -31,25 +31,29 @@ class UsageError(Exception):
     """A problem with how specc was called rather than with a spec."""
 
 
-def _read_text(path: str) -> str:
-    """The text of a spec file, or a :class:`UsageError` saying why it cannot be read."""
+def _read_source(path: str):
+    """The spec file at ``path``, or a :class:`UsageError` saying why it cannot be read."""
+    from specc.source import SourceReadError, read_source
+
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a spec file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        return read_source(path)
+    except SourceReadError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _read(path: str):
     from specc.compiler import check_source
-    from specc.source import SourceFile
 
-    return check_source(SourceFile(path, _read_text(path)))
+    return check_source(_read_source(path))
+
+
+def _print_warnings(checked) -> None:
+    """A valid spec's warnings, on stderr, so that the command's output stays as it was."""
+    from specc.report import render_warnings
+
+    text = render_warnings(checked)
+    if text:
+        print(text, file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -65,6 +69,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(json.dumps(to_document(checked)))
         elif checked.ok:
             print(("" if first else "\n") + render_table(checked, explain=args.explain))
+            _print_warnings(checked)
         else:
             text = render_diagnostics(checked, hint=False)
             print(("" if first else "\n") + text, file=sys.stderr)
@@ -78,29 +83,49 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    """``specc fmt SPEC... [--check]``: rewrite specs in canonical layout (atomically)."""
-    from specc.diagnostics import SpecError, render_all
-    from specc.formatter import format_source
-    from specc.fsutil import atomic_write
+    """``specc fmt SPEC... [--check]``: rewrite specs in canonical layout (atomically).
 
-    texts = {path: _read_text(path) for path in args.specs}
+    Every rewrite is proved before it is written, as black does: the new text must check to
+    the same model as the old one (:mod:`specc.equivalence`), or the file is left alone and
+    the command ends with an internal error (exit 3).
+    """
+    from specc.diagnostics import SpecError, render_all
+    from specc.equivalence import rewrite_difference
+    from specc.formatter import format_file
+    from specc.fsutil import atomic_write
+    from specc.limits import MAX_REPORTED_DIAGNOSTICS
+    from specc.source import BOM
+
+    sources = {path: _read_source(path) for path in args.specs}
     status = ExitCode.OK
-    for path, text in texts.items():
+    for path, source in sources.items():
         try:
-            formatted = format_source(text, path)
+            formatted = format_file(source)
         except SpecError as exc:
-            print(render_all(exc.source, exc.diagnostics), file=sys.stderr)
+            print(
+                render_all(exc.source, exc.diagnostics, MAX_REPORTED_DIAGNOSTICS), file=sys.stderr
+            )
             print(f"{path}: not formatted (syntax errors)", file=sys.stderr)
-            status = ExitCode.ERRORS
+            status = max(status, ExitCode.ERRORS)
             continue
-        if formatted == text:
+        if formatted == (BOM if source.bom else "") + source.text:
             continue
         if args.check:
             print(f"would reformat {path}", file=sys.stderr)
-            status = ExitCode.ERRORS
-        else:
-            atomic_write(path, formatted)
-            print(f"reformatted {path}", file=sys.stderr)
+            status = max(status, ExitCode.ERRORS)
+            continue
+        difference = rewrite_difference(source, formatted.removeprefix(BOM))
+        if difference is not None:
+            print(
+                f"specc: internal error: formatting {path} would change its model "
+                f"({difference}); the file is left unchanged.\n"
+                "This is a bug in specc's formatter; please report it with the spec.",
+                file=sys.stderr,
+            )
+            status = ExitCode.INTERNAL
+            continue
+        atomic_write(path, formatted)
+        print(f"reformatted {path}", file=sys.stderr)
     return status
 
 
@@ -123,6 +148,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
         return ExitCode.ERRORS
+    _print_warnings(checked)
     backends = BACKENDS if to_folder else (args.backend,)
     limits = [d for backend in backends for d in backend_diagnostics(checked, backend)]
     if limits:  # a valid spec that this backend cannot express, located
@@ -183,6 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
         return ExitCode.ERRORS
+    _print_warnings(checked)
     return train_command(checked, args)
 
 
@@ -201,6 +228,7 @@ def cmd_port_weights(args: argparse.Namespace) -> int:
     if not checked.ok:
         print(render_diagnostics(checked), file=sys.stderr)
         return ExitCode.ERRORS
+    _print_warnings(checked)
     return port_command(checked, args)
 
 
@@ -466,7 +494,6 @@ def _dispatch(args: argparse.Namespace) -> int:
             "This is a bug in specc; rerun with SPECC_DEBUG=1 for the traceback.",
             file=sys.stderr,
         )
-        return ExitCode.INTERNAL
         return ExitCode.INTERNAL
 
 

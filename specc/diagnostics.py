@@ -8,12 +8,36 @@ objects: concrete edits that resolve it, which the language server offers as qui
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from specc.limits import (
+    MAX_ECHO_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_REPORTED_DIAGNOSTICS,
+    MAX_SHOWN_COLUMNS,
+)
 from specc.source import SourceFile, Span
+
+_LONG_WORD = re.compile(rf"\S{{{MAX_ECHO_CHARS + 1},}}")
+
+
+def excerpt(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start, "…" and its end."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head) :]}"
+
+
+def bounded(text: str) -> str:
+    """A message as a diagnostic quotes it: every word and the whole bounded (specc.limits)."""
+    if len(text) <= MAX_ECHO_CHARS:
+        return text
+    return excerpt(_LONG_WORD.sub(lambda m: excerpt(m.group()), text), MAX_MESSAGE_CHARS)
 
 
 class Label(BaseModel):
@@ -93,21 +117,40 @@ def error(
     notes: tuple[str, ...] = (),
     help: tuple[str, ...] | str = (),
     fixes: tuple[Fix, ...] | Fix | None = (),
+    severity: Literal["error", "warning"] = "error",
 ) -> Diagnostic:
     """Build an error diagnostic pointing at ``span`` with optional secondary labels.
 
     ``fixes`` are edits that resolve it (see :class:`Fix`); ``None`` entries are dropped, so
-    a call site can pass ``fixes=(fix if close else None)``.
+    a call site can pass ``fixes=(fix if close else None)``.  Every text is :func:`bounded`: a
+    message that quotes a huge input keeps an excerpt of it.
     """
-    labels = [] if span is None else [Label(span=span, message=label, primary=True)]
-    labels += [Label(span=s, message=m) for s, m in related if s is not None]
+    labels = [] if span is None else [Label(span=span, message=bounded(label), primary=True)]
+    labels += [Label(span=s, message=bounded(m)) for s, m in related if s is not None]
     return Diagnostic(
         code=code,
-        message=message,
+        message=bounded(message),
         labels=tuple(labels),
-        notes=tuple(notes),
-        help=(help,) if isinstance(help, str) else tuple(help),
+        notes=tuple(bounded(n) for n in notes),
+        help=(bounded(help),) if isinstance(help, str) else tuple(bounded(h) for h in help),
         fixes=_fixes(fixes),
+        severity=severity,
+    )
+
+
+def warning(
+    code: str,
+    message: str,
+    span: Span | None,
+    label: str = "",
+    *,
+    related: tuple[tuple[Span, str], ...] = (),
+    notes: tuple[str, ...] = (),
+    help: tuple[str, ...] | str = (),
+) -> Diagnostic:
+    """Build a warning: reported like an error, but the spec stays valid."""
+    return error(
+        code, message, span, label, related=related, notes=notes, help=help, severity="warning"
     )
 
 
@@ -125,7 +168,26 @@ class SpecError(Exception):
     def __init__(self, source: SourceFile, diagnostics: list[Diagnostic]):
         self.source = source
         self.diagnostics = diagnostics
-        super().__init__(render_all(source, diagnostics))
+        super().__init__(render_all(source, diagnostics, MAX_REPORTED_DIAGNOSTICS))
+
+
+def format_count(n: int) -> str:
+    """A count as a message or table shows it: ``1,234,567``, or ``6.50e31`` once it has more
+    than 21 digits (never converting a huge integer to its decimal digits)."""
+    if -(10**21) < n < 10**21:
+        return f"{n:,}"
+    import math
+
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    exponent = int(math.log10(n))
+    mantissa = n // 10 ** (exponent - 2)
+    while mantissa >= 1000:  # log10 of a huge integer may be off by one either way
+        exponent += 1
+        mantissa = n // 10 ** (exponent - 2)
+    while mantissa < 100:
+        exponent -= 1
+        mantissa = n // 10 ** (exponent - 2)
+    return f"{sign}{mantissa // 100}.{mantissa % 100:02d}e{exponent}"
 
 
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -159,19 +221,24 @@ def friendly_message(err: dict) -> str:
     return err["msg"].lower()
 
 
-def render_all(source: SourceFile, diagnostics: list[Diagnostic]) -> str:
-    """Render several diagnostics separated by blank lines."""
-    return "\n\n".join(render(source, d) for d in diagnostics)
+def render_all(source: SourceFile, diagnostics: list[Diagnostic], limit: int | None = None) -> str:
+    """Render several diagnostics separated by blank lines (the first ``limit`` of them, and
+    a line saying how many more there are)."""
+    shown = diagnostics if limit is None else diagnostics[:limit]
+    text = "\n\n".join(render(source, d) for d in shown)
+    if len(shown) < len(diagnostics):
+        text += f"\n\n... and {len(diagnostics) - len(shown):,} more, not shown"
+    return text
 
 
 def render(source: SourceFile, diag: Diagnostic) -> str:
     """Render one diagnostic as text, with the source lines it points at."""
-    head = f"{diag.severity}[{diag.code}]: {diag.message}"
+    head = f"{diag.severity}[{diag.code}]: {bounded(diag.message)}"
     primary = diag.primary_span
     if primary is None:
         lines = [head]
-        lines += [f"  = note: {n}" for n in diag.notes]
-        lines += [f"  = help: {h}" for h in diag.help]
+        lines += [f"  = note: {bounded(n)}" for n in diag.notes]
+        lines += [f"  = help: {bounded(h)}" for h in diag.help]
         return "\n".join(lines)
 
     in_file = sorted(
@@ -182,38 +249,91 @@ def render(source: SourceFile, diag: Diagnostic) -> str:
     pad = " " * width
     out = [head, f"{pad}--> {primary}", f"{pad} |"]
     previous_line = None
+    window = (0, 0)
     for label in in_file:
         line_no = label.span.line
+        text = source.line(line_no)
         if line_no != previous_line:
             if previous_line is not None and line_no > previous_line + 1:
                 out.append(f"{pad} ...")
-            out.append(f"{line_no:>{width}} | {_display(source.line(line_no))}".rstrip())
+            window = _window(text, [lb for lb in in_file if lb.span.line == line_no])
+            out.append(f"{line_no:>{width}} | {_shown(text, window)}".rstrip())
             previous_line = line_no
-        out.append(f"{pad} | {_underline(source.line(line_no), label)}".rstrip())
+        out.append(f"{pad} | {_underline(text, label, window)}".rstrip())
     for label in diag.labels:
         if label.span.file != source.name:
-            out.append(f"{pad} = {label.span}: {label.message}")
+            out.append(f"{pad} = {label.span}: {bounded(label.message)}")
     if diag.notes or diag.help:
         out.append(f"{pad} |")
-    out += [f"{pad} = note: {n}" for n in diag.notes]
-    out += [f"{pad} = help: {h}" for h in diag.help]
+    out += [f"{pad} = note: {bounded(n)}" for n in diag.notes]
+    out += [f"{pad} = help: {bounded(h)}" for h in diag.help]
     return "\n".join(out)
 
 
-def _display(text: str) -> str:
-    return text.replace("\t", "    ")
-
-
-def _underline(text: str, label: Label) -> str:
+def _label_columns(text: str, label: Label) -> tuple[int, int]:
+    """The 0-based character range of ``text`` a label underlines (to the end of the line when
+    its span goes on to a later line); never empty."""
     span = label.span
-    start = len(_display(text[: span.column - 1]))
-    if span.end_line == span.line:
-        end = len(_display(text[: max(span.end_column - 1, span.column)]))
-    else:
-        end = len(_display(text.rstrip()))
+    start = span.column - 1
+    end = span.end_column - 1 if span.end_line == span.line else len(text.rstrip())
+    return start, max(end, start + 1)
+
+
+def _window(text: str, labels: list[Label]) -> tuple[int, int]:
+    """Which characters of a source line to show: all of a short line, else at most
+    ``MAX_SHOWN_COLUMNS`` around its labels (the primary one first)."""
+    if len(text) <= MAX_SHOWN_COLUMNS:
+        return 0, len(text)
+    ranges = [_label_columns(text, lb) for lb in labels]
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    context = (MAX_SHOWN_COLUMNS - (hi - lo)) // 2
+    if hi - lo > MAX_SHOWN_COLUMNS:  # show the start of the primary label, after some context
+        focus = next((lb for lb in labels if lb.primary), labels[0])
+        lo = _label_columns(text, focus)[0]
+        context = min(lo, 16)
+    start = max(0, min(lo - context, len(text) - MAX_SHOWN_COLUMNS))
+    return start, min(len(text), start + MAX_SHOWN_COLUMNS)
+
+
+def _shown(text: str, window: tuple[int, int]) -> str:
+    start, end = window
+    before = "…" if start > 0 else ""
+    after = "…" if end < len(text) else ""
+    return before + _display(text[start:end]) + after
+
+
+def _display(text: str) -> str:
+    """Source text as the terminal should show it: tabs as spaces, and characters that would
+    not show or would reorder the line (controls, bidirectional overrides, zero-width
+    characters) as ``<U+202E>``."""
+    text = text.replace("\t", "    ")
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in text)
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: East Asian wide characters take two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _underline(text: str, label: Label, window: tuple[int, int]) -> str:
+    first, last = _label_columns(text, label)
+    cut_left, cut_right = window[0] > 0, window[1] < len(text)
+    if (cut_left and last <= window[0]) or (cut_right and first >= window[1]):  # not shown
+        marker = "^" if label.primary else "-"
+        return f"{marker} {bounded(label.message)} (column {label.span.column})"
+    start, end = max(first, window[0]), min(last, window[1])
+    lead = "…" if window[0] > 0 else ""
+    left = _width(lead + _display(text[window[0] : start]))
+    mark_width = _width(_display(text[start:end]))
     marker = "^" if label.primary else "-"
-    mark = marker * max(end - start, 1)
-    return f"{' ' * start}{mark} {label.message}"
+    mark = marker * max(mark_width, 1)
+    return f"{' ' * left}{mark} {bounded(label.message)}"
 
 
 def to_json(diag: Diagnostic) -> dict:
@@ -222,7 +342,7 @@ def to_json(diag: Diagnostic) -> dict:
     return {
         "severity": diag.severity,
         "code": diag.code,
-        "message": diag.message,
+        "message": bounded(diag.message),
         "file": primary.file if primary else None,
         "line": primary.line if primary else None,
         "column": primary.column if primary else None,
@@ -233,13 +353,13 @@ def to_json(diag: Diagnostic) -> dict:
                 "column": lb.span.column,
                 "end_line": lb.span.end_line,
                 "end_column": lb.span.end_column,
-                "message": lb.message,
+                "message": bounded(lb.message),
                 "primary": lb.primary,
             }
             for lb in diag.labels
         ],
-        "notes": list(diag.notes),
-        "help": list(diag.help),
+        "notes": [bounded(n) for n in diag.notes],
+        "help": [bounded(h) for h in diag.help],
         "fixes": [
             {
                 "title": fix.title,

@@ -40,9 +40,10 @@ RANGES = {
     "E03": "shapes",
     "E04": "the train section and data",
     "E05": "blocks and topology",
-    "W05": "the model's graph (warnings of `specc check`)",
     "E06": "what a backend cannot express",
-    "W06": "what a backend cannot express (warnings of `specc check`)",
+    "W03": "implausible sizes",
+    "W05": "the model's graph",
+    "W06": "what a backend cannot express",
 }
 NOT_FROM_A_SPEC = "No spec alone raises this code:"
 ERRONEOUS_FENCE = "spec,error"

@@ -15,19 +15,20 @@ idempotent: ``format_source(format_source(x)) == format_source(x)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import deque
+from typing import NamedTuple
 
 from specc.diagnostics import SpecError
-from specc.source import SourceFile
-from specc.syntax import Arg, BlockDef, Call, Clause, Node, Statement, Value, parse
+from specc.source import BOM, SourceFile
+from specc.syntax import STRING, Arg, BlockDef, Call, Clause, Node, Statement, Value, parse
 
 INDENT = "  "
 MAX_WIDTH = 100
 _COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 
 
-@dataclass(frozen=True)
-class Comment:
+class Comment(NamedTuple):
     """A ``# ...`` comment found in the source: its line and whether code precedes it."""
 
     line: int
@@ -35,34 +36,23 @@ class Comment:
     trailing: bool
 
 
+# Comments as the lexer reads them; strings are matched only so that a `#` in one is skipped.
+_COMMENTS_AND_STRINGS = re.compile(rf"{STRING}|#[^\n]*")
+
+
 def find_comments(text: str) -> list[Comment]:
     """Every comment in ``text``, in order; ``#`` inside a string literal is not a comment."""
     comments: list[Comment] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        start = _comment_start(line)
-        if start < 0:
+    line, counted = 1, 0
+    for match in _COMMENTS_AND_STRINGS.finditer(text):
+        start = match.start()
+        if text[start] != "#":
             continue
-        code = line[:start].replace(";", "").strip()
-        comments.append(Comment(number, line[start:].rstrip(), trailing=bool(code)))
+        line += text.count("\n", counted, start)
+        counted = start
+        code = text[text.rfind("\n", 0, start) + 1 : start].replace(";", "").strip()
+        comments.append(Comment(line, match.group().rstrip(), trailing=bool(code)))
     return comments
-
-
-def _comment_start(line: str) -> int:
-    in_string = False
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if in_string:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            return i
-        i += 1
-    return -1
 
 
 def format_source(text: str, name: str = "<spec>") -> str:
@@ -71,11 +61,16 @@ def format_source(text: str, name: str = "<spec>") -> str:
     Only syntax is checked: a spec with shape or name errors is still formatted, as black
     formats code that would fail at run time.
     """
-    source = SourceFile(name, text)
+    return format_file(SourceFile(name, text))
+
+
+def format_file(source: SourceFile) -> str:
+    """The text of ``source`` in canonical layout (keeping a byte-order mark it started with);
+    raise :class:`SpecError` if it has syntax errors or crosses a limit."""
     nodes, diagnostics = parse(source)
     if diagnostics:
         raise SpecError(source, diagnostics)
-    return print_program(nodes, find_comments(text))
+    return (BOM if source.bom else "") + print_program(nodes, find_comments(source.text))
 
 
 def print_program(nodes: tuple[Node, ...] | list[Node], comments: list[Comment] = ()) -> str:
@@ -188,7 +183,7 @@ class _Printer:
 
     def __init__(self, comments: list[Comment]):
         self.lines: list[tuple[int, str, int | None]] = []  # (depth, text, source line)
-        self.pending = [c for c in comments if not c.trailing]
+        self.pending = deque(c for c in comments if not c.trailing)
         self.trailing = [c for c in comments if c.trailing]
         self.prev_end: int | None = None
         self.at_start = True
@@ -208,7 +203,7 @@ class _Printer:
     def comments_before(self, line: int | None, depth: int) -> None:
         """Write the full-line comments that come before source line ``line`` (None: all)."""
         while self.pending and (line is None or self.pending[0].line < line):
-            comment = self.pending.pop(0)
+            comment = self.pending.popleft()
             self.gap(comment.line)
             self.emit(depth, comment.text, comment.line)
             self.prev_end = comment.line
@@ -256,11 +251,12 @@ class _Printer:
     def finish(self) -> str:
         self.comments_before(None, 0)
         rows = [[depth, text, line] for depth, text, line in self.lines]
+        last_code_row: dict[int, list] = {}  # source line -> the last output row of its code
+        for row in rows:
+            if row[2] is not None and not row[1].startswith("#"):
+                last_code_row[row[2]] = row
         for comment in self.trailing:
-            target = None
-            for row in rows:
-                if row[2] == comment.line and not row[1].startswith("#"):
-                    target = row
+            target = last_code_row.get(comment.line)
             if target is None:
                 rows.append([0, comment.text, comment.line])
             else:

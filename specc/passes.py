@@ -12,15 +12,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from specc import data_catalog
+from specc import data_catalog, limits
 from specc.diagnostics import (
     Diagnostic,
     Fix,
     closest,
     did_you_mean,
     error,
+    format_count,
     friendly_message,
     insert_at,
+    warning,
 )
 from specc.exprs import sites_of
 from specc.ir import Model, Node, RawArg, Shape
@@ -540,6 +542,47 @@ def check_unused(state: State) -> None:
         )
 
 
+def check_sizes(state: State) -> None:
+    """Warn about implausible sizes: a layer with more than 10^10 parameters (W0301), and the
+    first layer on a path whose output has more than 10^10 elements per sample (W0302)."""
+    for node in state.model.nodes:
+        info = state.infos.get(node.index)
+        if info is None:
+            continue
+        if info.params > limits.WARN_LAYER_PARAMS:
+            figure = format_count(info.params)
+            state.diagnostics.append(
+                warning(
+                    limits.W_LAYER_PARAMS,
+                    f"{node.kind} `{node.name}` has {figure} parameters",
+                    node.span,
+                    f"{figure} parameters",
+                    notes=("no layer of a real model comes near 10^10 parameters (40 GB)",),
+                    help="check the sizes on this line and on the layers before it",
+                )
+            )
+        elements, limit = _elements(info.shape), limits.WARN_ACTIVATION_ELEMENTS
+        if elements > limit and all(_elements(state.shapes[i]) <= limit for i in node.inputs):
+            figure = format_count(elements)
+            state.diagnostics.append(
+                warning(
+                    limits.W_ACTIVATION_ELEMENTS,
+                    f"{node.kind} `{node.name}` outputs {figure} values per sample",
+                    node.span,
+                    f"{figure} values per sample",
+                    notes=("more than 10^10 values (40 GB in float32) for one sample",),
+                    help="check the sizes on this line",
+                )
+            )
+
+
+def _elements(shape: Shape) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
 PASSES = (
     validate_params,
     check_dtypes,
@@ -547,5 +590,6 @@ PASSES = (
     count,
     check_data,
     check_backends,
+    check_sizes,
     check_unused,
 )

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from specc.compiler import CheckedModel
-from specc.diagnostics import render_all, to_json
+from specc.diagnostics import format_count, render_all, to_json
 from specc.layers import fmt_shape
+from specc.limits import MAX_REPORTED_DIAGNOSTICS
 
 
 def _kib(n_bytes: int) -> str:
+    if n_bytes >= 1 << 80:  # past what a float divides exactly enough to show
+        return f"{format_count(n_bytes)} bytes"
     if n_bytes >= 1 << 20:
         return f"{n_bytes / (1 << 20):,.1f} MiB"
     return f"{n_bytes / 1024:,.1f} KiB"
@@ -24,7 +27,13 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
     rows = []
     for node in model.nodes:
         info = checked.infos[node.index]
-        row = [node.name, node.kind, fmt_shape(info.shape), f"{info.params:,}", f"{info.macs:,}"]
+        row = [
+            node.name,
+            node.kind,
+            fmt_shape(info.shape),
+            format_count(info.params),
+            format_count(info.macs),
+        ]
         if show_inputs:
             row.append(", ".join(model.nodes[i].name for i in node.inputs))
         rows.append((row, checked.explain(node.index) if explain else ()))
@@ -54,8 +63,9 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             f"  inputs: {names};  outputs: " + ", ".join(model.nodes[o].name for o in model.outputs)
         )
     out.append(
-        f"  params: {totals['params']:,} total = {totals['trainable_params']:,} trainable"
-        f" + {totals['non_trainable_params']:,} non-trainable"
+        f"  params: {format_count(totals['params'])} total = "
+        f"{format_count(totals['trainable_params'])} trainable"
+        f" + {format_count(totals['non_trainable_params'])} non-trainable"
     )
     if totals["non_trainable_params"]:
         out.append(
@@ -71,11 +81,11 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             }
         )
         out.append(
-            f"          PyTorch counts {totals['torch_params']:,} parameters: its "
+            f"          PyTorch counts {format_count(totals['torch_params'])} parameters: its "
             f"{', '.join(differ)} layers keep more (e.g. two LSTM biases where Keras has one), "
             "computing the same function"
         )
-    out.append(f"  MACs:   {totals['macs']:,} per sample")
+    out.append(f"  MACs:   {format_count(totals['macs'])} per sample")
     out.append(
         f"  memory: weights {_kib(totals['weight_bytes'])}, activations "
         f"{_kib(totals['activation_bytes'])} per sample (float32)"
@@ -96,8 +106,11 @@ def to_document(checked: CheckedModel) -> dict:
         "layers": layer_facts(checked),
         "inputs": [model.nodes[i].name for i in model.inputs] if model else [],
         "outputs": [model.nodes[o].name for o in model.outputs] if model else [],
-        "diagnostics": [to_json(d) for d in checked.diagnostics],
+        "diagnostics": [to_json(d) for d in checked.diagnostics[:MAX_REPORTED_DIAGNOSTICS]],
     }
+    omitted = len(checked.diagnostics) - MAX_REPORTED_DIAGNOSTICS
+    if omitted > 0:
+        doc["diagnostics_not_shown"] = omitted
     if checked.ok:
         doc["totals"] = checked.totals()
     return doc
@@ -148,15 +161,28 @@ def _position(span) -> dict:
 
 def render_diagnostics(checked: CheckedModel, diagnostics=None, *, hint: bool = True) -> str:
     """Every diagnostic of a spec (or the ``diagnostics`` given), rendered, followed by a
-    one-line count of the errors and (unless ``hint`` is false: ``specc check`` of several
-    specs gives it once, at the end) the :func:`explain_hint`."""
+    one-line count and (unless ``hint`` is false: ``specc check`` of several specs gives it
+    once, at the end) the :func:`explain_hint`."""
     diagnostics = checked.diagnostics if diagnostics is None else diagnostics
     errors = sum(1 for d in diagnostics if d.severity == "error")
-    text = render_all(checked.source, diagnostics)
-    plural = "s" if errors != 1 else ""
-    text = f"{text}\n\n{checked.source.name}: {errors} error{plural}"
+    warnings = len(diagnostics) - errors
+    text = render_all(checked.source, diagnostics, MAX_REPORTED_DIAGNOSTICS)
+    count = f"{errors:,} error{'s' if errors != 1 else ''}"
+    if warnings:
+        count += f", {warnings:,} warning{'s' if warnings != 1 else ''}"
+    text = f"{text}\n\n{checked.source.name}: {count}"
     closing = explain_hint(d.code for d in diagnostics if d.severity == "error") if hint else ""
     return f"{text}\n\n{closing}" if closing else text
+
+
+def render_warnings(checked: CheckedModel) -> str:
+    """The warnings of a valid spec, rendered, followed by a one-line count ("" if none)."""
+    warnings = [d for d in checked.diagnostics if d.severity == "warning"]
+    if not warnings:
+        return ""
+    plural = "s" if len(warnings) != 1 else ""
+    text = render_all(checked.source, warnings, MAX_REPORTED_DIAGNOSTICS)
+    return f"{text}\n\n{checked.source.name}: {len(warnings)} warning{plural}"
 
 
 def explain_hint(codes: Iterable[str]) -> str:

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from sys import intern
 from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from specc.diagnostics import Diagnostic, error
+from specc import limits
+from specc.diagnostics import Diagnostic, error, excerpt
 from specc.resources import grammar_path
 from specc.source import SourceFile, Span
 
-MAX_SYNTAX_ERRORS = 20
+MAX_SYNTAX_ERRORS = limits.MAX_SYNTAX_ERRORS
 
 
 class Value(NamedTuple):
@@ -101,81 +103,158 @@ _BUILDER: _AstBuilder | None = None
 def _parser() -> Lark:
     global _BUILDER
     _BUILDER = _AstBuilder()
+    callbacks = dict.fromkeys(sorted(COUNTED_TERMINALS - {"NAME"}), _BUILDER.count_token)
+    # NAME last: Lark chains a callback after its keyword check with a closure over its loop
+    # variable, so that that check compares a token's type with the last name given
+    callbacks["NAME"] = _BUILDER.count_token
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         maybe_placeholders=False,
         transformer=_BUILDER,
+        lexer_callbacks=callbacks,
         cache=True,
     )
+
+
+# Every terminal the parser sees (the ignored comments and blanks are not counted); a test
+# checks the list against the grammar.
+COUNTED_TERMINALS = frozenset(
+    {"NAME", "CALL_NAME", "DIMS", "SIGNED_NUMBER", "ESCAPED_STRING", "LBRACE", "RBRACE", "LPAR"}
+    | {"RPAR", "CMP_OP", "ADD_OP", "MUL_OP", "_NL", "BLOCK", "EQUAL", "COMMA", "SEMICOLON"}
+)
 
 
 def parse(source: SourceFile) -> tuple[tuple[Node, ...], list[Diagnostic]]:
     """Parse a spec into top-level AST nodes plus syntax diagnostics.
 
-    On a syntax error the offending line is blanked and parsing starts again, so later errors
-    are still reported; the returned nodes are those of the last successful parse (empty when
-    any error remains).
+    Every limit of :mod:`specc.limits` that the text crosses is a located diagnostic, and the
+    nodes are then empty: later stages only ever see specs within the limits.  On a syntax
+    error the offending line is blanked and parsing starts again, so later errors are still
+    reported (up to ``MAX_SYNTAX_ERRORS`` of them, and while re-parsing has read less than
+    ``MAX_RECOVERY_CHARS``); the returned nodes are those of the last successful parse (empty
+    when any error remains).
     """
+    if source.byte_size > limits.MAX_SOURCE_BYTES:
+        return (), [_too_large(source)]
     diagnostics = _bracket_diagnostics(source)
     if diagnostics:
         return (), diagnostics
     text = source.text
     seen: set[tuple[int, int]] = set()
     parser = _parser()
-    _BUILDER.source = source
-    while len(diagnostics) < MAX_SYNTAX_ERRORS:
+    builder = _BUILDER
+    builder.start_file(source)
+    budget = limits.MAX_RECOVERY_CHARS
+    nodes: tuple[Node, ...] = ()
+    while len(diagnostics) < limits.MAX_SYNTAX_ERRORS:
+        builder.tokens = 0
         try:
             nodes = parser.parse(text)
+        except _TokenLimit as exc:
+            diagnostics.append(exc.diagnostic)
+            break
         except UnexpectedInput as exc:
             where = (exc.line, exc.column)
             if where in seen:
                 break
             seen.add(where)
             diagnostics.append(_syntax_diagnostic(source, exc))
-            text = _blank_line(text, exc.line)
+            budget -= len(text)
+            if budget < 0:
+                break
+            text = _blank_line(text, exc)
             continue
-        if diagnostics:
-            return (), diagnostics
-        return nodes, []
-    return (), diagnostics
+        break
+    problems = builder.finish_file()
+    if diagnostics or problems:
+        found = diagnostics + problems
+        found.sort(key=lambda d: (d.primary_span.line, d.primary_span.column))
+        return (), found
+    return nodes, []
 
 
-def _blank_line(text: str, line: int) -> str:
-    lines = text.split("\n")
-    if 1 <= line <= len(lines):
-        lines[line - 1] = " " * len(lines[line - 1])
-    return "\n".join(lines)
+class _TokenLimit(Exception):
+    """Raised from inside the parse to stop it at the first token past the limit."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def _too_large(source: SourceFile) -> Diagnostic:
+    limit = limits.MAX_SOURCE_BYTES
+    text = source.text
+    if text.isascii():
+        cut = limit
+    else:  # the characters in the first `limit` bytes
+        cut = len(text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore"))
+    cut = min(cut, len(text))
+    shown = f"{limit / (1 << 20):g} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
+    return error(
+        limits.E_SOURCE_TOO_LARGE,
+        f"the spec is {source.byte_size:,} bytes long; specs have at most {limit:,} bytes",
+        source.offset_span(cut, min(cut + 1, len(text))),
+        f"the spec reaches {shown} here",
+        notes=("the limit is specc.limits.MAX_SOURCE_BYTES",),
+        help="split the model into smaller specs, or define repeated parts once as a `block`",
+    )
+
+
+def _blank_line(text: str, exc: UnexpectedInput) -> str:
+    """``text`` with the line of a syntax error replaced by spaces (columns stay right)."""
+    token = getattr(exc, "token", None)
+    offset = getattr(exc, "pos_in_stream", None)
+    if offset is None and token is not None and token.type != "$END":
+        offset = token.start_pos
+    if offset is None:  # no position: find the line by its number
+        lines = text.split("\n")
+        if 1 <= exc.line <= len(lines):
+            lines[exc.line - 1] = " " * len(lines[exc.line - 1])
+        return "\n".join(lines)
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 _OPENERS = {"{": "}", "(": ")"}
 _CLOSERS = {"}": "{", ")": "("}
 
-
-_BRACKET_EVENTS = re.compile(r'[#"{}()\n]')
+# A string literal as the lexer reads it (Lark's ESCAPED_STRING: up to a quote after an even
+# number of backslashes, on one line), or an unclosed one to the end of its line.  Written with
+# single-character repetitions only, so that matching a long string costs no memory.
+STRING = r'".*?(?<!\\)(?:\\\\)*?"|"[^\n]*'
+# What the bracket scan looks at: comments and strings (skipped whole), brackets, line ends,
+# and operator characters (counted inside expressions).
+_BRACKET_EVENTS = re.compile(rf"#[^\n]*|{STRING}|[{{}}()\n+\-*/<>!]")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
 
 
 def _bracket_diagnostics(source: SourceFile) -> list[Diagnostic]:
-    """Find unbalanced braces and parentheses, which Lark reports poorly (at end of file)."""
-    stack: list[tuple[str, int]] = []
+    """Find unbalanced braces and parentheses, which Lark reports poorly (at end of file), and
+    brackets nested deeper or expressions longer than the limits (E0107, E0108).
+
+    A ``(`` right after a name (``basic(``, ``block b(``) opens an argument list; any other
+    opens an expression, whose operators are counted together with those of the expressions
+    inside it.
+    """
+    stack: list[tuple[str, int, bool]] = []  # (bracket, offset, opens an expression)
     problems: list[Diagnostic] = []
     text = source.text
-    skip_to = 0
+    operators = 0
     for match in _BRACKET_EVENTS.finditer(text):
+        ch = match.group()
+        if len(ch) != 1 or ch in '#"':
+            continue  # a comment or a string
         i = match.start()
-        if i < skip_to:
-            continue
-        ch = text[i]
-        if ch == "#":
-            nl = text.find("\n", i)
-            skip_to = len(text) if nl < 0 else nl
-        elif ch == '"':
-            end = text.find('"', i + 1)
-            nl = text.find("\n", i + 1)
-            closed = end >= 0 and not (0 <= nl < end)
-            skip_to = end + 1 if closed else (len(text) if nl < 0 else nl)
-        elif ch in _OPENERS:
-            stack.append((ch, i))
+        if ch in _OPENERS:
+            if len(stack) >= limits.MAX_NESTING_DEPTH:
+                return [*problems, _too_deep(source, stack, i)]
+            expression = ch == "(" and not (i and _NAME_CHAR.match(text, i - 1))
+            if expression and not (stack and stack[-1][2]):
+                operators = 0
+            stack.append((ch, i, expression))
         elif ch in _CLOSERS:
             if stack and stack[-1][0] == _CLOSERS[ch]:
                 stack.pop()
@@ -189,11 +268,42 @@ def _bracket_diagnostics(source: SourceFile) -> list[Diagnostic]:
                         help="remove it, or add the missing opening bracket",
                     )
                 )
-        elif ch == "\n" and stack and stack[-1][0] == "(":
-            _, start = stack.pop()
-            problems.append(_unclosed(source, "(", start))
-    problems += [_unclosed(source, ch, start) for ch, start in stack]
+        elif ch == "\n":
+            if stack and stack[-1][0] == "(":
+                _, start, _ = stack.pop()
+                problems.append(_unclosed(source, "(", start))
+        elif stack and stack[-1][2]:
+            operators += 1
+            if operators > limits.MAX_EXPRESSION_OPERATORS:
+                root = next(start for _, start, expr in stack if expr)
+                return [*problems, _too_long_expression(source, root, i)]
+    problems += [_unclosed(source, ch, start) for ch, start, _ in stack]
     return problems
+
+
+def _too_deep(source: SourceFile, stack: list, offset: int) -> Diagnostic:
+    limit = limits.MAX_NESTING_DEPTH
+    outer = stack[0][1]
+    return error(
+        limits.E_NESTING_TOO_DEEP,
+        f"brackets nested more than {limit} deep",
+        source.offset_span(offset, offset + 1),
+        f"this opens level {len(stack) + 1}",
+        related=((source.offset_span(outer, outer + 1), "level 1 opens here"),),
+        notes=(f"at most {limit} `{{ }}` and `( )` may be open at once",),
+        help="define the repeated part once as a `block`, or use `repeat N { ... }`",
+    )
+
+
+def _too_long_expression(source: SourceFile, root: int, offset: int) -> Diagnostic:
+    limit = limits.MAX_EXPRESSION_OPERATORS
+    return error(
+        limits.E_EXPRESSION_TOO_LONG,
+        f"expression with more than {limit} operators",
+        source.offset_span(root, offset + 1),
+        f"{limit + 1} operators by here",
+        help="split the arithmetic over block parameters, e.g. `block b(f, g=(f * 4))`",
+    )
 
 
 def _unclosed(source: SourceFile, ch: str, start: int) -> Diagnostic:
@@ -233,17 +343,31 @@ def _describe_token(token: Token) -> str:
         return "end of file"
     if token.type == "_NL":
         return "end of line"
-    return f"'{token.value}'"
+    return f"'{excerpt(str(token.value), 40)}'"
+
+
+def describe_char(char: str) -> str:
+    """A character as a message shows it: ``'@'``, or with its code point and Unicode name when
+    it is not printable ASCII: ``'１' (U+FF11 FULLWIDTH DIGIT ONE)``, ``'\\x00' (U+0000)``."""
+    if char.isascii() and char.isprintable():
+        return repr(char)
+    import unicodedata  # only when a spec has such a character
+
+    name = unicodedata.name(char, "")
+    return f"{char!r} (U+{ord(char):04X}{' ' + name if name else ''})"
 
 
 def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     line, column = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters):
-        char = source.line(line)[column - 1 : column] or "?"
+        text = source.line(line)
+        char = text[column - 1 : column] or "?"
+        if char.isdecimal() and not char.isascii():  # a digit, but not 0-9
+            return _non_ascii_digit(source, line, column, text)
         span = source.span(line, column, line, column + 1)
         return error(
             "E0101",
-            f"unexpected character {char!r}",
+            f"unexpected character {describe_char(char)}",
             span,
             "not part of the spec language",
             help="a line is `kind args...`, e.g. `conv 32 3x3 relu`; comments start with #",
@@ -253,10 +377,13 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         {_TERMINAL_NAMES.get(t, t) for t in getattr(exc, "expected", ()) if t != "$END"}
     )
     if token is None or token.type == "$END":
-        last = max(len(source.lines), 1)
+        last = max(source.line_count, 1)
         span = source.span(last, 1, last, len(source.line(last)) + 1)
         return error("E0104", "unexpected end of file", span, "the spec ends here")
-    end_col = column + max(len(str(token.value).split("\n")[0]), 1)
+    if token.end_line == token.line and token.end_column is not None:
+        end_col = max(token.end_column, column + 1)
+    else:
+        end_col = len(source.line(line)) + 1
     span = source.span(line, column, line, end_col)
     what = _describe_token(token)
     hint = "expected " + ", ".join(expected[:6]) if expected else ""
@@ -265,6 +392,28 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         (hint or "not expected here", "one statement per line: `kind positional... key=value...`"),
     )
     return error("E0100", f"unexpected {what}", span, label, help=help_)
+
+
+def _non_ascii_digit(source: SourceFile, line: int, column: int, text: str) -> Diagnostic:
+    """E0106: a Unicode decimal digit that is not 0-9, with the number written in ASCII."""
+    import unicodedata
+
+    start = column - 1
+    while start and text[start - 1].isdecimal():
+        start -= 1
+    end = column - 1
+    while end < len(text) and text[end].isdecimal() and end - start < limits.MAX_NUMBER_DIGITS:
+        end += 1
+    char = text[column - 1]
+    ascii_ = "".join(str(unicodedata.decimal(c)) for c in text[start:end])
+    return error(
+        limits.E_NON_ASCII_DIGIT,
+        f"{describe_char(char)} is not an ASCII digit",
+        source.span(line, column, line, end + 1),
+        f"digit {unicodedata.decimal(char)} in another script",
+        notes=("numbers in a spec are written with the ASCII digits 0-9 only",),
+        help=f"write `{ascii_}`",
+    )
 
 
 # The LALR "expected" sets are confusing for these tokens; say what they are for instead.
@@ -298,6 +447,71 @@ class _AstBuilder(Transformer):
     def __init__(self) -> None:
         super().__init__(visit_tokens=False)
         self.source = SourceFile("<spec>", "")
+        self.tokens = 0
+        self.problems: dict[tuple[str, int, int], Diagnostic] = {}
+
+    def start_file(self, source: SourceFile) -> None:
+        """Get ready to parse ``source`` (once or several times, for error recovery)."""
+        self.source = source
+        self.tokens = 0
+        self.problems = {}
+
+    def finish_file(self) -> list[Diagnostic]:
+        """The limit diagnostics of the tokens seen while parsing the file, in order."""
+        problems = list(self.problems.values())
+        self.start_file(SourceFile("<spec>", ""))  # keep no reference to a large text
+        return problems
+
+    def _problem(self, code: str, message: str, token: Token, label: str, **extra) -> None:
+        """Record a token that crosses a limit; the parse goes on, to find every one."""
+        span = self._span(token)
+        key = (code, span.line, span.column)
+        if key not in self.problems and len(self.problems) < limits.MAX_SYNTAX_ERRORS:
+            self.problems[key] = error(code, message, span, label, **extra)
+
+    def count_token(self, token: Token) -> Token:
+        """Count one token (Lark's lexer callback); stop the parse at the first one past the
+        limit, before the parser holds more of them."""
+        self.tokens += 1
+        if self.tokens > limits.MAX_TOKENS:
+            limit = limits.MAX_TOKENS
+            raise _TokenLimit(
+                error(
+                    limits.E_TOO_MANY_TOKENS,
+                    f"more than {limit:,} tokens in one spec",
+                    self._span(token),
+                    f"token {limit + 1:,}",
+                    notes=(
+                        "tokens are names, numbers, sizes, strings, brackets and separators; "
+                        "the limit is specc.limits.MAX_TOKENS",
+                    ),
+                    help="define repeated parts once as a `block` and use `repeat N { ... }`",
+                )
+            )
+        return token
+
+    def _too_many(self, name: Token, count: int, what: str) -> None:
+        self._problem(
+            limits.E_TOO_MANY_ARGUMENTS,
+            f"{count:,} {what}; at most {limits.MAX_ARGUMENTS} are allowed",
+            name,
+            f"{count:,} {what}",
+            help="split the line, or group the arguments in a `block`",
+        )
+
+    def _name(self, token: Token, suffix: int = 0) -> str:
+        """The text of a name token (less ``suffix`` characters: the `(` of a call)."""
+        if len(token) - suffix > limits.MAX_NAME_LENGTH:
+            self._problem(
+                limits.E_NAME_TOO_LONG,
+                f"name `{excerpt(str(token), 40)}` is {len(token) - suffix:,} characters long; "
+                f"names have at most {limits.MAX_NAME_LENGTH}",
+                token,
+                "name too long",
+                help="use a shorter name",
+            )
+        # names repeat (`conv`, `relu`, `padding`): one shared string each saves ~50 bytes a use
+        return intern(str(token)[: len(token) - suffix] if suffix else str(token))
 
     def _span(self, first, last=None) -> Span:
         last = first if last is None else last
@@ -310,15 +524,20 @@ class _AstBuilder(Transformer):
 
     def statement(self, children: list) -> Statement:
         name, *rest = children
+        if len(rest) > limits.MAX_ARGUMENTS:
+            clauses = any(isinstance(c, Clause) for c in rest)
+            self._too_many(name, len(rest), "arguments and clauses" if clauses else "arguments")
+            rest = rest[: limits.MAX_ARGUMENTS]
         args = tuple(self._argument(c) for c in rest if not isinstance(c, Clause))
         clauses = tuple(c for c in rest if isinstance(c, Clause))
-        span = self._span(name, rest[-1] if rest else None)
-        return Statement(str(name), args, clauses, span, self._span(name))
+        name_span = self._span(name)
+        span = self._span(name, rest[-1]) if rest else name_span
+        return Statement(self._name(name), args, clauses, span, name_span)
 
     def clause(self, children: list) -> Clause:
         if len(children) == 2:
             name, body = children
-            return Clause(str(name), body.nodes, self._span(name, body), self._span(name))
+            return Clause(self._name(name), body.nodes, self._span(name, body), self._span(name))
         return Clause(None, children[0].nodes, children[0].span)
 
     def body(self, children: list) -> _Body:
@@ -327,29 +546,35 @@ class _AstBuilder(Transformer):
 
     def call(self, children: list) -> Call:
         name, *args, rparen = children
+        if len(args) > limits.MAX_ARGUMENTS:
+            self._too_many(name, len(args), "arguments")
+            args = args[: limits.MAX_ARGUMENTS]
         span = self._span(name, rparen)
         name_span = self._span(name)
         name_span = name_span.replace(end_column=name_span.end_column - 1)
-        return Call(str(name)[:-1], tuple(_as_arg(a) for a in args), span, name_span)
+        return Call(self._name(name, 1), tuple(_as_arg(a) for a in args), span, name_span)
 
     def block_def(self, children: list) -> BlockDef:
         name, *formals, _, body = children
+        if len(formals) > limits.MAX_ARGUMENTS:
+            self._too_many(name, len(formals), "parameters")
+            formals = formals[: limits.MAX_ARGUMENTS]
         name_span = self._span(name)
         name_span = name_span.replace(end_column=name_span.end_column - 1)
         return BlockDef(
-            str(name)[:-1], tuple(formals), body.nodes, self._span(name, body), name_span
+            self._name(name, 1), tuple(formals), body.nodes, self._span(name, body), name_span
         )
 
     def formal(self, children: list) -> Formal:
         name, *default = children
         span = self._span(name, default[0] if default else None)
-        return Formal(str(name), default[0] if default else None, span)
+        return Formal(self._name(name), default[0] if default else None, span)
 
     def kwarg(self, children: list) -> Arg:
         key, value = children
         if isinstance(value, Token):
             value = self._literal(value)
-        return Arg(str(key), value, self._span(key, value), self._span(key))
+        return Arg(self._name(key), value, self._span(key, value), self._span(key))
 
     def _argument(self, item: Token | Value | Arg) -> Arg:
         """A statement's argument: the grammar hands literals over as bare tokens."""
@@ -363,18 +588,86 @@ class _AstBuilder(Transformer):
         span = Span(self.source.name, token.line, token.column, token.end_line, token.end_column)
         kind = token.type
         if kind == "NAME":
-            return Value("name", raw, raw, span)
+            return Value("name", self._name(token), raw, span)
         if kind == "DIMS":
-            return Value("dims", tuple(int(p) for p in raw.split("x")), raw, span)
+            return Value("dims", self._dims(token), raw, span)
         if kind == "SIGNED_NUMBER":
-            number = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            return Value("number", number, raw, span)
+            return Value("number", self._number(token), raw, span)
+        if len(raw) - 2 > limits.MAX_STRING_LENGTH:
+            self._problem(
+                limits.E_STRING_TOO_LONG,
+                f"string of {len(raw) - 2:,} characters; strings have at most "
+                f"{limits.MAX_STRING_LENGTH:,}",
+                token,
+                "string too long",
+            )
         return Value("string", raw[1:-1].replace('\\"', '"'), raw, span)
+
+    def _dims(self, token: Token) -> tuple[int, ...]:
+        """The sizes of a ``3x3`` token, within the axis and digit limits (else zeros)."""
+        raw = token.value
+        axes = raw.count("x") + 1
+        if axes > limits.MAX_AXES:
+            self._problem(
+                limits.E_TOO_MANY_AXES,
+                f"size with {axes:,} axes; sizes have at most {limits.MAX_AXES}",
+                token,
+                f"{axes:,} axes",
+                help="images are HxWxC, sequences LxC, vectors N",
+            )
+            return (0,)
+        parts = raw.split("x")
+        if not all(parts):
+            self._problem(
+                "E0100",
+                f"malformed size `{excerpt(raw, 40)}`: an axis without a number",
+                token,
+                "`x` must be between two numbers",
+                help="write sizes as `3x3` or `32x32x3`",
+            )
+            return (0,) * axes
+        if max(len(p) for p in parts) > limits.MAX_NUMBER_DIGITS:
+            self._number_too_long(token, max(len(p) for p in parts))
+            return (0,) * axes
+        return tuple(int(p) for p in parts)
+
+    def _number(self, token: Token) -> int | float:
+        """The value of a number token, within the digit limit and finite (else 0)."""
+        raw = token.value
+        if len(raw) > limits.MAX_NUMBER_DIGITS:
+            digits = len(raw) - sum(raw.count(c) for c in "+-.eE")
+            if digits > limits.MAX_NUMBER_DIGITS:
+                self._number_too_long(token, digits)
+                return 0
+        if not any(c in raw for c in ".eE"):
+            return int(raw)
+        number = float(raw)
+        if number in (float("inf"), float("-inf")):
+            self._problem(
+                limits.E_NUMBER_TOO_LONG,
+                f"number `{excerpt(raw, 40)}` is too large for a float (at most ~1.8e308)",
+                token,
+                "too large",
+            )
+            return 0
+        return number
+
+    def _number_too_long(self, token: Token, digits: int) -> None:
+        self._problem(
+            limits.E_NUMBER_TOO_LONG,
+            f"number with {digits:,} digits; numbers have at most {limits.MAX_NUMBER_DIGITS}",
+            token,
+            f"{digits:,} digits",
+            help="no size, count or rate needs that many digits; write the number you mean",
+        )
 
     def _binary(self, children: list) -> Value:
         left, op, right = children
         span = self._span(left, right)
-        return Value("expr", (str(op), left, right), self.source.text_of(span), span)
+        # an expression is on one line: its text is sliced from the operator's line
+        line_start = op.start_pos - op.column + 1
+        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
+        return Value("expr", (str(op), left, right), text, span)
 
     sum = product = cmp = _binary
 

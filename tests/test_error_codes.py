@@ -27,6 +27,8 @@ OTHERWISE_TESTED = {
     "E0220": "test_e0220_reports_a_schema_that_fails_outside_validation",
     "E0601": "test_e0601_is_what_emit_reports_for_the_backend_that_cannot",
     "E0420": "test_e0420_is_what_train_reports_for_several_outputs",
+    "E0112": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
+    "E0113": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
 }
 
 
@@ -208,3 +210,14 @@ def test_e0420_is_what_train_reports_for_several_outputs():
     checked = check_text(lookup("W0501").corrected, error_codes.EXAMPLE_FILE)
     assert checked.ok
     assert [d.code for d in harness_limits(checked)] == ["E0420"]
+
+
+def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):
+    from specc import limits
+
+    monkeypatch.setattr(limits, "MAX_SOURCE_BYTES", 1000)
+    codes = [d.code for d in check_text("relu\n" * 300, error_codes.EXAMPLE_FILE).diagnostics]
+    assert codes == ["E0112"]
+    monkeypatch.setattr(limits, "MAX_TOKENS", 100)
+    codes = [d.code for d in check_text("relu\n" * 100, error_codes.EXAMPLE_FILE).diagnostics]
+    assert codes == ["E0113"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from specc.source import SourceFile
-from specc.syntax import BlockDef, Call, Statement, parse
+from specc import limits, syntax
+from specc.source import SourceFile, read_source
+from specc.syntax import COUNTED_TERMINALS, BlockDef, Call, Statement, _parser, parse
 
 
 def ast(text: str):
@@ -123,3 +124,232 @@ def test_error_span_points_at_the_token():
     span = diag.primary_span
     assert (span.line, span.column, span.end_column) == (2, 8, 9)
     assert "commas" in diag.labels[0].message
+
+
+# -- limits (specc/limits.py): each is a located error with its own code -----------------------
+
+
+def first(text: str):
+    diagnostics = parse(SourceFile("t.spec", text))[1]
+    assert diagnostics, text[:80]
+    return diagnostics[0]
+
+
+@pytest.mark.parametrize(
+    ("under", "over"),
+    [
+        (f"dense {'9' * 40}\n", f"dense {'9' * 41}\n"),
+        (f"input {'9' * 40}x3\n", f"input 3x{'9' * 41}\n"),
+        (f"dropout 0.{'5' * 39}\n", f"dropout 0.{'5' * 40}\n"),
+        (f"x 1.{'0' * 30}e-{'1' * 9}\n", f"x 1.{'0' * 30}e-{'1' * 10}\n"),
+        (f"b(({'1' * 40} * f))\n", f"b(({'1' * 41} * f))\n"),
+        ("lr 1e308\n", "lr 1e309\n"),
+    ],
+)
+def test_number_digits(under, over):
+    assert codes(under) == []
+    diag = first(over)
+    assert diag.code == limits.E_NUMBER_TOO_LONG
+    assert "40" in diag.message or "float" in diag.message
+
+
+def test_a_huge_number_is_an_error_not_a_crash():
+    # more digits than Python converts to an int (4,300): refused before any conversion
+    diag = first(f"input 8\ndense {'7' * 100_000}\n")
+    assert diag.code == "E0105" and "100,000 digits" in diag.message
+    assert (diag.primary_span.line, diag.primary_span.column) == (2, 7)
+
+
+def test_axes():
+    assert codes("input " + "x".join(["2"] * 8) + "\n") == []
+    assert [d.code for d in parse(SourceFile("t", "input " + "x".join(["2"] * 9)))[1]] == ["E0110"]
+    (diag,) = parse(SourceFile("t", "conv 8 3xx3\n"))[1]
+    assert diag.code == "E0100" and "malformed size" in diag.message
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{name} 4\n",  # a layer kind
+        "dense 4 name={name}\n",  # a value
+        "dense 4 {name}=1\n",  # a key
+        "{name}(4)\n",  # a block call
+        "block {name}(f) {{ dense f }}\n",  # a block definition
+        "block b({name}) {{ dense 4 }}\n",  # a block parameter
+        "branch {name} {{ relu }} {{ relu }}\n",  # a clause word
+    ],
+)
+def test_name_length(template):
+    assert codes(template.format(name="n" * 128)) == []
+    diag = first(template.format(name="n" * 129))
+    assert diag.code == limits.E_NAME_TOO_LONG and "129 characters" in diag.message
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "dense 4 {items}\n",  # positional arguments
+        "dense 4 {keys}\n",  # keyword arguments
+        "branch concat {clauses}\n",  # `{ }` clauses
+        "b({commas})\n",  # a block call
+        "block b({commas}) {{ relu }}\n",  # a block definition
+    ],
+)
+def test_argument_count(template):
+    def fill(n: int) -> str:
+        return template.format(
+            items=" ".join(["relu"] * n),
+            keys=" ".join(f"k{i}=1" for i in range(n)),
+            clauses=" ".join(["{ relu }"] * n),
+            commas=", ".join(f"a{i}" for i in range(n)),
+        )
+
+    limit = limits.MAX_ARGUMENTS - ("dense 4" in template)  # `4` is an argument too
+    assert codes(fill(limit)) == []
+    diag = first(fill(limit + 1))
+    assert diag.code == limits.E_TOO_MANY_ARGUMENTS and "at most 256" in diag.message
+
+
+def test_string_length():
+    assert codes(f'train {{ data "{"a" * 4096}" }}\n') == []
+    assert first(f'train {{ data "{"a" * 4097}" }}\n').code == limits.E_STRING_TOO_LONG
+
+
+@pytest.mark.parametrize("opener", ["repeat 1 {\n", "residual {\n", "("])
+def test_nesting_depth(opener):
+    def nested(depth: int) -> str:
+        if opener == "(":
+            return "dense " + "(" * depth + "1" + ")" * depth + "\n"
+        return opener * depth + "dense 4\n" + "}\n" * depth
+
+    assert codes(nested(64)) == []
+    diag = first(nested(65))
+    assert diag.code == limits.E_NESTING_TOO_DEEP and "64" in diag.message
+    assert [lb.message for lb in diag.labels] == ["this opens level 65", "level 1 opens here"]
+    # far past the limit the scan stops at once: one error, not one per bracket
+    assert codes(nested(100_000)) == [limits.E_NESTING_TOO_DEEP]
+
+
+def test_braces_and_parentheses_count_together():
+    text = "repeat 1 {\n" * 60 + "dense " + "(" * 5 + "1" + ")" * 5 + "\n" + "}\n" * 60
+    assert codes(text) == [limits.E_NESTING_TOO_DEEP]
+
+
+def test_expression_operators():
+    chain = " + ".join(["f"] * 65)  # 64 operators
+    assert codes(f"block b(f) {{ dense ({chain}) }}\n") == []
+    diag = first(f"block b(f) {{ dense ({chain} + f) }}\n")
+    assert diag.code == limits.E_EXPRESSION_TOO_LONG
+    # a block call's arguments are separate expressions, each within the limit
+    many = ", ".join(["(f * 2 + 1)"] * 40)
+    assert codes(f"b({many})\n") == []
+    # a chain far longer than the limit is refused by the scan, before the parser builds it
+    assert codes(f"dense ({' + '.join(['1'] * 200_000)})\n") == [limits.E_EXPRESSION_TOO_LONG]
+
+
+def test_token_limit_stops_the_parse(monkeypatch):
+    monkeypatch.setattr(limits, "MAX_TOKENS", 20)
+    assert codes("relu\n" * 10) == []  # 20 tokens
+    diag = first("relu\n" * 10 + "relu @\n" + "relu\n" * 1000)
+    # the parse stopped at token 21: the bad character after it is never read
+    assert diag.code == limits.E_TOO_MANY_TOKENS and diag.primary_span.line == 11
+    assert codes("relu\n" * 10 + "relu @\n") == [limits.E_TOO_MANY_TOKENS]
+
+
+def test_every_terminal_is_counted():
+    parser = _parser()
+    ignored = set(parser.lexer_conf.ignore)
+    assert {t.name for t in parser.terminals} - ignored == COUNTED_TERMINALS
+    text = (
+        "block b(f, s=2) {\n  conv (f * 2 + 1) 3x3 stride=s; relu  # c\n}\n"
+        'b(8, s=(1 - 1)); if (f >= 1) { x "s" } else { y -1.5e3 }\n\n'
+    )
+    lexed = [t for t in parser.lex(text) if t.type not in ignored]
+    assert {t.type for t in lexed} == COUNTED_TERMINALS  # the text has every kind of token
+    builder = syntax._BUILDER
+    builder.start_file(SourceFile("t.spec", text))
+    parser.parse(text)
+    # Lark turns a NAME into the `block` keyword before the callback, which then skips it
+    assert builder.tokens == len([t for t in lexed if t.type != "BLOCK"])
+
+
+def test_file_size_limit(monkeypatch, tmp_path):
+    monkeypatch.setattr(limits, "MAX_SOURCE_BYTES", 100)
+    assert codes("relu\n" * 20) == []  # 100 bytes
+    diag = first("relu\n" * 30)
+    assert diag.code == limits.E_SOURCE_TOO_LARGE and "150 bytes" in diag.message
+    # the error points where the limit is crossed: byte 101 is the first of line 21
+    assert (diag.primary_span.line, diag.primary_span.column) == (21, 1)
+    # reading the file stops one byte past the limit; the message has the whole size
+    path = tmp_path / "big.spec"
+    path.write_text("relu\n" * 10_000)
+    source = read_source(str(path))
+    assert len(source.text) == 100 and source.byte_size == 50_000
+    (diag,) = parse(source)[1]
+    assert diag.code == "E0112" and "50,000 bytes" in diag.message
+
+
+def test_multibyte_text_is_measured_in_bytes(monkeypatch):
+    monkeypatch.setattr(limits, "MAX_SOURCE_BYTES", 100)
+    assert codes("# " + "é" * 48 + "\n") == []  # 99 bytes, 51 characters
+    assert codes("# " + "é" * 50 + "\n") == [limits.E_SOURCE_TOO_LARGE]
+
+
+def test_recovery_stops_within_its_budget(monkeypatch):
+    text = "dense 4 =\n" * 30
+    assert len(codes(text)) == limits.MAX_SYNTAX_ERRORS
+    monkeypatch.setattr(limits, "MAX_RECOVERY_CHARS", len(text) * 3)
+    assert len(codes(text)) == 4  # the first parse and three re-parses
+
+
+# -- Unicode ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("digits", "value", "name"),
+    [
+        ("１０", "10", "FULLWIDTH DIGIT ONE"),
+        ("٣", "3", "ARABIC-INDIC DIGIT THREE"),
+        ("४२", "42", "DEVANAGARI DIGIT FOUR"),
+        ("৭", "7", "BENGALI DIGIT SEVEN"),
+        ("𝟗", "9", "MATHEMATICAL BOLD DIGIT NINE"),  # outside the BMP
+        ("1٢", "12", "ARABIC-INDIC DIGIT TWO"),  # an ASCII digit, then another script's
+    ],
+)
+def test_non_ascii_digits_are_not_numbers(digits, value, name):
+    diag = first(f"input 8\ndense {digits} relu\n")
+    assert diag.code == limits.E_NON_ASCII_DIGIT
+    assert name in diag.message and "U+" in diag.message
+    assert diag.help == (f"write `{value}`",)
+    assert diag.primary_span.line == 2
+
+
+def test_non_ascii_digits_in_comments_and_strings_are_fine():
+    assert codes('input 8  # ٣ layers\ntrain { data "npz:٣.npz" }\n') == []
+
+
+def test_unexpected_characters_are_named():
+    for char, shown in [("\u200b", "U+200B ZERO WIDTH SPACE"), ("\x00", "U+0000"),
+                        ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"), ("é", "U+00E9")]:  # fmt: skip
+        diag = first(f"dense 4{char}\n")
+        assert diag.code == "E0101" and shown in diag.message, diag.message
+
+
+def test_byte_order_mark_is_accepted_and_columns_stay_right():
+    nodes = ast("\ufeffconv 32 3x3\n")
+    assert nodes[0].name == "conv" and nodes[0].span.column == 1
+    assert nodes[0].args[1].span.column == 9
+    diag = first("\ufeffconv 32 3x3 @\n")
+    assert (diag.primary_span.line, diag.primary_span.column) == (1, 13)
+    # only at the very start: anywhere else it is a character like any other
+    assert codes("input 8\n\ufeffdense 4\n") == ["E0101"]
+
+
+def test_line_numbers_count_newlines_only():
+    # a form feed or a line separator inside a comment does not start a line: the parser and
+    # the rendered source line agree
+    for odd in ("\x0c", "\u2028", "\x85", "\r"):
+        source = SourceFile("t.spec", f"# a{odd}b\ninput 8\ndense 4 @\n")
+        (diag,) = parse(source)[1]
+        assert diag.primary_span.line == 3
+        assert source.line(3) == "dense 4 @"
