@@ -156,6 +156,7 @@ class Expansion:
     blocks: dict[str, BlockDef] = field(default_factory=dict)
     steps: int = 0
     layers: int = 0
+    unknown: set = field(default_factory=set)  # (name, span) already reported as unknown
 
     def spend(self, span: Span) -> None:
         """Count one step of work; past :data:`MAX_STEPS`, report it and stop expanding."""
@@ -873,7 +874,11 @@ def explicit_name(ctx: Expansion, args: tuple[Arg, ...], env: Env) -> tuple[str 
 
 
 def unknown_name(ctx: Expansion, name: str, span: Span, *, is_call: bool) -> None:
-    """Report an unknown layer kind or block, with the closest known name."""
+    """Report an unknown layer kind or block, with the closest known name (once per place: a
+    `repeat` would otherwise look for the closest name in every iteration)."""
+    if (name, span) in ctx.unknown:
+        return
+    ctx.unknown.add((name, span))
     candidates = all_names() + list(ctx.blocks)
     close = closest(name, candidates)
     what = "block" if is_call else "layer kind"
