@@ -36,6 +36,8 @@ MAX_STEPS = 1_000_000
 # Layers in a model.
 MAX_NODES = 200_000
 STRUCTURAL = ("repeat", "residual", "branch", "if", "sequential")
+# how `branch` merges its paths: the merge layer kind of each mode
+BRANCH_MODES = ("concat", "add", "multiply")
 TOP_LEVEL_ONLY = ("model", "input", "train")
 
 
@@ -539,15 +541,15 @@ def residual(ctx: Expansion, stmt: Statement, env: Env, decisions: list) -> tupl
 
 
 def branch(ctx: Expansion, stmt: Statement, env: Env, decisions: list, origin: Statement) -> tuple:
-    """``branch concat|add { ... } { ... } ...``."""
+    """``branch concat|add|multiply { ... } { ... } ...``."""
     mode = stmt.args[0].value.value if len(stmt.args) == 1 else None
-    if mode not in ("concat", "add"):
+    if mode not in BRANCH_MODES:
         ctx.report(
             error(
                 "E0215",
-                "`branch` needs a merge mode: concat or add",
+                "`branch` needs a merge mode: concat, add or multiply",
                 stmt.args[0].span if stmt.args else stmt.name_span,
-                "expected `concat` or `add`",
+                "expected `concat`, `add` or `multiply`",
                 help="e.g. `branch concat { conv 32 1x1 } { conv 32 3x3 padding=same }`",
             )
         )

@@ -28,7 +28,7 @@ from specc.emit.structure import (
 )
 from specc.expand import name_clause_as_arg
 from specc.exprs import names_in, to_python
-from specc.plans import NO_DEFAULT, Ctor, KerasPlan, V
+from specc.plans import KERAS_CALL, NO_DEFAULT, Ctor, KerasPlan, V
 from specc.syntax import Statement
 
 
@@ -84,7 +84,14 @@ class KerasEmitter:
         self.insts = instances(checked)
         self.functions: dict[tuple, KerasFunction] = {}
         self.order: list[KerasFunction] = []
-        self.names: set[str] = {"build_model", "keras", "layers"}
+        self.names: set[str] = {"build_model", "keras", "layers", "ops"}
+        # custom layer classes the plans need, in the order of first use
+        self.helpers: list[str] = []
+        for index in sorted(self.plans):
+            for helper in self.plans[index].helpers:
+                if helper not in self.helpers:
+                    self.helpers.append(helper)
+                    self.names.add(helper)
 
     def sequential(self) -> list[str] | None:
         """The layer constructors of a plain stack (no scopes, no merges), else None."""
@@ -92,9 +99,13 @@ class KerasEmitter:
             return None
         if self.model.output != len(self.model.nodes) - 1:
             return None
+        if any(plan.call != KERAS_CALL for plan in self.plans.values()):
+            return None
         out = []
         for node in self.model.nodes:
             plan = self.plans[node.index]
+            for suffix, before in plan.before:
+                out.append(self.literal_ctor(before, f"{node.name}.{suffix}"))
             named = node.kind != "input"
             out.append(self.literal_ctor(plan.layer, node.name if named else None))
         return out
@@ -182,9 +193,33 @@ class KerasEmitter:
         if node.kind == "input":
             body.lines.append(f"inputs = {self.literal_ctor(plans[0].layer, None)}")
             return "inputs"
-        ctor = self.ctor([p.layer for p in plans], nodes, body, identifier(local))
-        body.lines.append(f"{target} = {_named(ctor, body.name_of(local))}({source})")
+        self.apply(plans, nodes, body, source, target, local, identifier(local))
         return target
+
+    def apply(
+        self,
+        plans: list[KerasPlan],
+        nodes: list[int],
+        body: _Body,
+        source: str,
+        target: str,
+        local: str,
+        hint: str,
+    ) -> None:
+        """``target = ...(source)``: the layers a plan asks for before its own (named
+        ``local.suffix``), then the layer itself, called as the plan says."""
+        befores = {len(p.before) for p in plans}
+        if len(befores) != 1 or len({p.call for p in plans}) != 1:
+            raise EmitError(f"{self.model.nodes[nodes[0]].name}: instances differ in layers")
+        for j, (suffix, _) in enumerate(plans[0].before):
+            ctor = self.ctor([p.before[j][1] for p in plans], nodes, body, f"{hint}_{suffix}")
+            name = body.name_of(f"{local}.{suffix}")
+            body.lines.append(f"{target} = {_named(ctor, name)}({source})")
+            source = target
+        ctor = self.ctor([p.layer for p in plans], nodes, body, hint)
+        layer = _named(ctor, body.name_of(local))
+        call = plans[0].call.format(layer=layer, x=source, inputs=[source])
+        body.lines.append(f"{target} = {call}")
 
     def merge_statement(self, stmt: Statement, body: _Body, source: str, target: str) -> str:
         """``residual`` or ``branch``: the paths into variables, then the merge layer."""
@@ -374,8 +409,7 @@ class KerasEmitter:
         name = body.name_of(local)
         if items[0][0] == "node":
             plans = [self.plans[i] for _, i in items]
-            ctor = self.ctor([p.layer for p in plans], [i for _, i in items], body, "value")
-            body.lines.append(f"{var} = {_named(ctor, name)}({var})")
+            self.apply(plans, [i for _, i in items], body, var, var, local, "value")
             return
         insts = [self.insts[i] for _, i in items]
         kind = insts[0].scope.kind
