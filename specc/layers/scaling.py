@@ -180,16 +180,23 @@ class Normalization(LayerKind):
             f"params: {c} + {c} + 1 non-trainable (mean, variance, Keras's sample count)",
         ]
 
+    @staticmethod
+    def statistics(p: Any) -> tuple[Any, Any]:
+        """The given mean and variance as Keras takes them: numbers, or lists of one length
+        (Keras refuses a list beside a number)."""
+        mean, variance = p.mean, p.variance
+        if len(mean) != len(variance):
+            size = max(len(mean), len(variance))
+            mean, variance = (v * size if len(v) == 1 else v for v in (mean, variance))
+        return _literal(mean), _literal(variance)
+
     def keras_plan(self, ctx: PlanContext) -> KerasPlan:
         p = ctx.p
         if p.mean is None:
             return KerasPlan(Ctor("layers.Normalization"))
+        mean, variance = self.statistics(p)
         return KerasPlan(
-            Ctor(
-                "layers.Normalization",
-                (),
-                (kw("mean", V(_literal(p.mean))), kw("variance", V(_literal(p.variance)))),
-            )
+            Ctor("layers.Normalization", (), (kw("mean", V(mean)), kw("variance", V(variance))))
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
@@ -203,7 +210,8 @@ class Normalization(LayerKind):
             WeightEntry((2,), ("count",), Same()),
         )
         if p.mean is not None:
-            kwargs = (kw("mean", V(_literal(p.mean))), kw("variance", V(_literal(p.variance))))
+            mean, variance = self.statistics(p)
+            kwargs = (kw("mean", V(mean)), kw("variance", V(variance)))
             weights = ()
         return TorchPlan(
             module=Ctor("Normalization", (channels_in(ctx),), kwargs),
