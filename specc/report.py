@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from specc.compiler import CheckedModel
+from specc.compiler import MACS_CONVENTION, CheckedModel
 from specc.diagnostics import render_all, to_json
 from specc.layers import fmt_shape
+
+# what each kind's non-trainable parameters are, for the note under the totals
+NON_TRAINABLE = {
+    "batchnorm": "BatchNorm moving mean and variance",
+    "normalization": "Normalization mean, variance and sample count",
+}
 
 
 def _kib(n_bytes: int) -> str:
@@ -53,8 +59,10 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
         f" + {totals['non_trainable_params']:,} non-trainable"
     )
     if totals["non_trainable_params"]:
+        kinds = {n.kind for n in model.nodes if checked.infos[n.index].non_trainable}
+        what = [text for kind, text in NON_TRAINABLE.items() if kind in kinds]
         out.append(
-            "          non-trainable = BatchNorm moving mean and variance, counted as Keras "
+            f"          non-trainable = {', '.join(what) or 'statistics'}, counted as Keras "
             "counts them (PyTorch keeps them as buffers)"
         )
     if totals["torch_params"] != totals["trainable_params"]:
@@ -70,7 +78,10 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             f"{', '.join(differ)} layers keep more (e.g. two LSTM biases where Keras has one), "
             "computing the same function"
         )
-    out.append(f"  MACs:   {totals['macs']:,} per sample")
+    out.append(
+        f"  MACs:   {totals['macs']:,} per sample "
+        "(weight products of conv, dense, recurrent and attention layers)"
+    )
     out.append(
         f"  memory: weights {_kib(totals['weight_bytes'])}, activations "
         f"{_kib(totals['activation_bytes'])} per sample (float32)"
@@ -106,6 +117,7 @@ def to_document(checked: CheckedModel) -> dict:
         "ok": checked.ok,
         "layers": layers,
         "diagnostics": [to_json(d) for d in checked.diagnostics],
+        "macs_convention": MACS_CONVENTION,
     }
     if checked.ok:
         doc["totals"] = checked.totals()

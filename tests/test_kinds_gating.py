@@ -162,7 +162,7 @@ def test_multiply_refuses_what_keras_refuses():
 def test_squeeze_and_excitation_in_both_backends(tmp_path):
     text = """
     input 5x6x8
-    branch multiply { } {
+    branch multiply {} {
       globalavgpool keepdims
       conv 2 1x1 relu
       conv 8 1x1 hard_sigmoid

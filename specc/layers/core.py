@@ -258,7 +258,7 @@ class Activation(LayerKind):
     """An elementwise activation as its own layer."""
 
     name = "activation"
-    summary = "elementwise activation: relu | sigmoid | tanh | softmax | gelu | silu | ..."
+    summary = "elementwise activation: activation FN, or FN alone: " + " | ".join(ACTIVATIONS)
     Params = ActivationParams
     positional = ("fn",)
     words: ClassVar[dict[str, tuple[str, Any]]] = {a: ("fn", a) for a in ACTIVATIONS}

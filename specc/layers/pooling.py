@@ -163,7 +163,7 @@ class MaxPool2D(_Pool):
     name = "maxpool2d"
     op = "Max"
     aliases = ("maxpool",)
-    summary = "2-D max pooling: maxpool P [stride=S] [padding=valid|same]"
+    summary = "2-D max pooling: maxpool P [stride=S] [padding=valid|same|P|PHxPW]"
     Params = Pool2DParams
     spatial_axes = ("H", "W")
     rank_hint = "maxpool2d needs HxWxC input; use maxpool1d for sequences"
@@ -176,7 +176,7 @@ class AvgPool2D(_Pool):
     name = "avgpool2d"
     op = "Avg"
     aliases = ("avgpool",)
-    summary = "2-D average pooling: avgpool P [stride=S] [padding=valid|same]"
+    summary = "2-D average pooling: avgpool P [stride=S] [padding=valid|same|P|PHxPW]"
     Params = Pool2DParams
     spatial_axes = ("H", "W")
     rank_hint = "avgpool2d needs HxWxC input; use avgpool1d for sequences"
@@ -188,7 +188,7 @@ class MaxPool1D(_Pool):
 
     name = "maxpool1d"
     op = "Max"
-    summary = "1-D max pooling: maxpool1d P [stride=S] [padding=valid|same]"
+    summary = "1-D max pooling: maxpool1d P [stride=S] [padding=valid|same|P]"
     Params = Pool1DParams
     spatial_axes = ("L",)
     rank_hint = "maxpool1d needs LxC input; use maxpool2d for images"
@@ -200,7 +200,7 @@ class AvgPool1D(_Pool):
 
     name = "avgpool1d"
     op = "Avg"
-    summary = "1-D average pooling: avgpool1d P [stride=S] [padding=valid|same]"
+    summary = "1-D average pooling: avgpool1d P [stride=S] [padding=valid|same|P]"
     Params = Pool1DParams
     spatial_axes = ("L",)
     rank_hint = "avgpool1d needs LxC input; use avgpool2d for images"

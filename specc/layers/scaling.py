@@ -104,6 +104,8 @@ class Rescaling(LayerKind):
 
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         scale, offset = _literal(p.scale), _literal(p.offset)
+        if isinstance(offset, float) and offset < 0:
+            return [f"x · {scale} − {-offset}, elementwise (no weights)"]
         return [f"x · {scale} + {offset}, elementwise (no weights)"]
 
     def keras_plan(self, ctx: PlanContext) -> KerasPlan:

@@ -29,8 +29,8 @@ class Cifar10Cnn(nn.Module):
         """Initialise as Keras does: Glorot-uniform kernels, zero biases (BatchNorm already is)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                # Glorot-uniform with Keras's fans: taps x (kernel input + output channels), where Keras's
-                # kernel is (C / groups, F) for a grouped Conv2D and (C, depth_multiplier) for a depthwise one
+                # Glorot-uniform with Keras's fans: taps x (kernel input + output channels),
+                # Keras's kernel being (C / groups, F) for Conv2D, (C, multiplier) when depthwise
                 if module.groups == module.in_channels:
                     per_tap = module.in_channels + module.out_channels // module.groups
                 else:

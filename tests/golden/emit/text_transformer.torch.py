@@ -185,8 +185,8 @@ class TextTransformer(nn.Module):
                 # Keras's Embedding starts uniform in [-0.05, 0.05] (torch: standard normal)
                 nn.init.uniform_(module.weight, -0.05, 0.05)
             elif isinstance(module, nn.Conv1d):
-                # Glorot-uniform with Keras's fans: taps x (kernel input + output channels), where Keras's
-                # kernel is (C / groups, F) for a grouped Conv2D and (C, depth_multiplier) for a depthwise one
+                # Glorot-uniform with Keras's fans: taps x (kernel input + output channels),
+                # Keras's kernel being (C / groups, F) for Conv2D, (C, multiplier) when depthwise
                 if module.groups == module.in_channels:
                     per_tap = module.in_channels + module.out_channels // module.groups
                 else:
