@@ -11,11 +11,11 @@ at once (:mod:`specc.emit.structure`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from specc.compiler import CheckedModel
 from specc.emit.environment import EmitError, py
-from specc.emit.planning import plan_model
+from specc.emit.planning import contexts, plan, plan_model
 from specc.emit.structure import (
     Instance,
     Unifier,
@@ -85,13 +85,17 @@ class KerasEmitter:
         self.functions: dict[tuple, KerasFunction] = {}
         self.order: list[KerasFunction] = []
         self.names: set[str] = {"build_model", "keras", "layers", "ops"}
+        self.contexts = contexts(checked)
         # custom layer classes the plans need, in the order of first use
         self.helpers: list[str] = []
         for index in sorted(self.plans):
-            for helper in self.plans[index].helpers:
-                if helper not in self.helpers:
-                    self.helpers.append(helper)
-                    self.names.add(helper)
+            self._helpers(self.plans[index])
+
+    def _helpers(self, plan: KerasPlan) -> None:
+        for helper in plan.helpers:
+            if helper not in self.helpers:
+                self.helpers.append(helper)
+                self.names.add(helper)
 
     def sequential(self) -> list[str] | None:
         """The layer constructors of a plain stack (no scopes, no merges), else None."""
@@ -208,9 +212,15 @@ class KerasEmitter:
     ) -> None:
         """``target = ...(source)``: the layers a plan asks for before its own (named
         ``local.suffix``), then the layer itself, called as the plan says."""
-        befores = {len(p.before) for p in plans}
-        if len(befores) != 1 or len({p.call for p in plans}) != 1:
-            raise EmitError(f"{self.model.nodes[nodes[0]].name}: instances differ in layers")
+        if len({_form(p) for p in plans}) != 1:
+            # e.g. explicit padding that is `same` at stride 1 only, in a block whose
+            # instances have different strides: the form that is right for every instance
+            for n in nodes:
+                self.plans[n] = plan(replace(self.contexts[n], generic=True), "keras")
+                self._helpers(self.plans[n])
+            plans = [self.plans[n] for n in nodes]
+            if len({_form(p) for p in plans}) != 1:
+                raise EmitError(f"{self.model.nodes[nodes[0]].name}: instances differ in layers")
         for j, (suffix, _) in enumerate(plans[0].before):
             ctor = self.ctor([p.before[j][1] for p in plans], nodes, body, f"{hint}_{suffix}")
             name = body.name_of(f"{local}.{suffix}")
@@ -506,6 +516,11 @@ class KerasEmitter:
         if name is not None:
             parts.append(f"name={py(name)}")
         return f"{ctor.cls}({', '.join(parts)})"
+
+
+def _form(plan: KerasPlan) -> tuple:
+    """What must agree between the instances of one statement: the layers and the call."""
+    return (plan.layer.cls, tuple(c.cls for _, c in plan.before), plan.call)
 
 
 def _named(ctor: str, name: str) -> str:

@@ -162,13 +162,13 @@ class _Conv(LayerKind):
                 f"layers.Conv{dims}D",
                 (param(p, "filters"), param(p, "kernel", size(p.kernel))),
                 (
-                    *keras_window_kwargs(p, "kernel"),
+                    *keras_window_kwargs(p, "kernel", generic=ctx.generic),
                     kw("groups", param(p, "groups"), 1),
                     self.keras_activation(p),
                     kw("use_bias", param(p, "use_bias"), True),
                 ),
             ),
-            before=keras_explicit_padding(p, "kernel"),
+            before=keras_explicit_padding(p, "kernel", generic=ctx.generic),
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:

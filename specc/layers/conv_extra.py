@@ -139,14 +139,14 @@ class DepthwiseConv2D(LayerKind):
                 "layers.DepthwiseConv2D",
                 (param(p, "kernel", size(p.kernel)),),
                 (
-                    *keras_window_kwargs(p, "kernel")[:2],
+                    *keras_window_kwargs(p, "kernel", generic=ctx.generic)[:2],
                     kw("depth_multiplier", param(p, "depth_multiplier"), 1),
-                    keras_window_kwargs(p, "kernel")[2],
+                    keras_window_kwargs(p, "kernel", generic=ctx.generic)[2],
                     self.keras_activation(p),
                     kw("use_bias", param(p, "use_bias"), True),
                 ),
             ),
-            before=keras_explicit_padding(p, "kernel"),
+            before=keras_explicit_padding(p, "kernel", generic=ctx.generic),
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
@@ -207,7 +207,7 @@ class SeparableConv2D(LayerKind):
 
     def keras_plan(self, ctx: PlanContext) -> KerasPlan:
         p = ctx.p
-        window = keras_window_kwargs(p, "kernel")
+        window = keras_window_kwargs(p, "kernel", generic=ctx.generic)
         return KerasPlan(
             Ctor(
                 "layers.SeparableConv2D",
@@ -220,7 +220,7 @@ class SeparableConv2D(LayerKind):
                     kw("use_bias", param(p, "use_bias"), True),
                 ),
             ),
-            before=keras_explicit_padding(p, "kernel"),
+            before=keras_explicit_padding(p, "kernel", generic=ctx.generic),
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
@@ -347,7 +347,7 @@ class Conv2DTranspose(LayerKind):
                 "layers.Conv2DTranspose",
                 (param(p, "filters"), param(p, "kernel", size(p.kernel))),
                 (
-                    *keras_window_kwargs(p, "kernel"),
+                    *keras_window_kwargs(p, "kernel", generic=ctx.generic),
                     self.keras_activation(p),
                     kw("use_bias", param(p, "use_bias"), True),
                 ),

@@ -52,11 +52,14 @@ def window_padding(
     return pads, pads is None
 
 
-def keras_window_kwargs(p: Any, window: str, zeros_count: bool = False) -> list[tuple[str, V, Any]]:
+def keras_window_kwargs(
+    p: Any, window: str, zeros_count: bool = False, generic: bool = False
+) -> list[tuple[str, V, Any]]:
     """strides, padding (and dilation_rate) as Keras's window layers take them; explicit
     padding is ``same`` or ``valid`` after the layers of :func:`keras_explicit_padding`."""
     if isinstance(p.padding, tuple):
-        padding = V("same" if keras_same(p, window, zeros_count) else "valid")
+        same = keras_same(p, window, zeros_count, generic)
+        padding = V("same" if same else "valid")
     else:
         padding = param(p, "padding")
     out = [
@@ -78,24 +81,25 @@ def conv_kernel_perm(rank: int) -> tuple[int, ...]:
     return (spatial + 1, spatial, *range(spatial))
 
 
-def keras_same(p: Any, window: str, zeros_count: bool = False) -> bool:
+def keras_same(p: Any, window: str, zeros_count: bool = False, generic: bool = False) -> bool:
     """Whether explicit padding is TensorFlow's ``same`` for every input size (stride 1,
     ``(k − 1)·d / 2`` pixels a side).  Not for average pooling, whose padding (zeros)
-    counts in PyTorch's mean (``zeros_count``) where ``same`` leaves it out."""
+    counts in PyTorch's mean (``zeros_count``) where ``same`` leaves it out, nor in the
+    ``generic`` form, one for the instances of a block whose strides differ."""
     pads = p.padding
-    if not isinstance(pads, tuple) or zeros_count or not any(pads):
+    if not isinstance(pads, tuple) or zeros_count or generic or not any(pads):
         return False
     return static_same(getattr(p, window), p.stride, getattr(p, "dilation", None)) == pads
 
 
 def keras_explicit_padding(
-    p: Any, window: str, value: float = 0.0, zeros_count: bool = False
+    p: Any, window: str, value: float = 0.0, zeros_count: bool = False, generic: bool = False
 ) -> tuple[tuple[str, Ctor], ...]:
     """The layer Keras needs before a window layer with explicit padding (``pad``): a
     ``ZeroPaddingND``, or the ``ConstantPadding`` helper with −inf before max pooling (where
     PyTorch's padding never wins the max); none when ``same`` is the same padding."""
     pads = p.padding
-    if not isinstance(pads, tuple) or not any(pads) or keras_same(p, window, zeros_count):
+    if not isinstance(pads, tuple) or not any(pads) or keras_same(p, window, zeros_count, generic):
         return ()
     if value == 0.0:
         amount = pads[0] if len(set(pads)) == 1 else pads

@@ -121,14 +121,16 @@ class _Pool(LayerKind):
         p, dims = ctx.p, len(self.spatial_axes)
         name = "MaxPooling" if self.op == "Max" else "AveragePooling"
         fill = float("-inf") if self.op == "Max" else 0.0
+        zeros, generic = self.op == "Avg", ctx.generic
+        before = keras_explicit_padding(p, "pool", fill, zeros, generic)
         return KerasPlan(
             Ctor(
                 f"layers.{name}{dims}D",
                 (param(p, "pool", size(p.pool)),),
-                tuple(keras_window_kwargs(p, "pool", zeros_count=self.op == "Avg")),
+                tuple(keras_window_kwargs(p, "pool", zeros, generic)),
             ),
-            before=keras_explicit_padding(p, "pool", fill, zeros_count=self.op == "Avg"),
-            helpers=("ConstantPadding",) if self.op == "Max" and _padded(p) else (),
+            before=before,
+            helpers=("ConstantPadding",) if self.op == "Max" and before else (),
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
@@ -149,11 +151,6 @@ class _Pool(LayerKind):
             cls if dynamic else f"nn.{cls}", (param(p, "pool", size(p.pool)),), tuple(kwargs)
         )
         return TorchPlan(module=module, helpers=(cls,) if dynamic else ())
-
-
-def _padded(p: Any) -> bool:
-    """Whether Keras needs a padding layer before this pooling."""
-    return bool(keras_explicit_padding(p, "pool", float("-inf")))
 
 
 @register
