@@ -78,6 +78,4 @@ def test_torchvision_weights_load_and_give_the_same_outputs(name, torchvision, t
         probabilities = model(x)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     if not torch.equal(probabilities, got):  # the spec ends in a softmax (torchvision: logits)
-        torch.testing.assert_close(
-            probabilities, torch.softmax(expected, dim=1), atol=1e-6, rtol=0
-        )
+        torch.testing.assert_close(probabilities, torch.softmax(expected, dim=1), atol=1e-6, rtol=0)

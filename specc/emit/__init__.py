@@ -116,6 +116,7 @@ def spec_hash(checked: CheckedModel) -> str:
 def _torch_source(checked: CheckedModel, header: dict[str, Any]) -> str:
     env = environment()
     emitter = TorchEmitter(checked)
+    emitter.names |= set(TORCH_HELPERS)  # a block called `multi_head_attention` is not one
     root = emitter.run()
     _describe(checked, emitter, root)
     parts = _torch_helpers(emitter)
