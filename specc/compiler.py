@@ -51,7 +51,7 @@ class CheckedModel:
         lines = list(kind.explain(self.params[index], inputs, info.shape))
         if info.macs == 0 and node.kind != "input":
             if info.params:
-                lines.append("MACs: 0 (norms, lookups and per-channel scales count none)")
+                lines.append("MACs: 0 (norms, embeddings and scales have no weight products)")
             else:
                 lines.append("MACs: 0 (no weight products)")
         return tuple(lines)

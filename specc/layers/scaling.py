@@ -104,6 +104,8 @@ class Rescaling(LayerKind):
 
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         scale, offset = _literal(p.scale), _literal(p.offset)
+        if offset == 0.0:
+            return [f"x · {scale}, elementwise (no weights)"]
         if isinstance(offset, float) and offset < 0:
             return [f"x · {scale} − {-offset}, elementwise (no weights)"]
         return [f"x · {scale} + {offset}, elementwise (no weights)"]
