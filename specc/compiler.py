@@ -15,6 +15,13 @@ from specc.passes import PASSES, LayerInfo, State
 from specc.source import SourceFile
 from specc.syntax import parse
 
+# What "MACs" counts, wherever specc shows them (the table, --explain, the JSON)
+MACS_CONVENTION = (
+    "multiply-accumulates of weight products per sample: conv, dense, recurrent and attention "
+    "layers (its projections and its score and value products); bias adds, normalisation, "
+    "pooling, activations and merges count 0 (fvcore's and thop's convention)"
+)
+
 
 @dataclass
 class CheckedModel:
@@ -37,11 +44,19 @@ class CheckedModel:
         return self.model is not None and not any(d.severity == "error" for d in self.diagnostics)
 
     def explain(self, index: int) -> tuple[str, ...]:
-        """The arithmetic behind node ``index``'s shape and counts, one line per fact."""
+        """The arithmetic behind node ``index``'s shape and counts, one line per fact; a
+        layer without MACs says why it counts none (:data:`MACS_CONVENTION`)."""
         node = self.model.nodes[index]
         inputs = [self.infos[i].shape for i in node.inputs]
         kind = lookup(node.kind)
-        return tuple(kind.explain(self.params[index], inputs, self.infos[index].shape))
+        info = self.infos[index]
+        lines = list(kind.explain(self.params[index], inputs, info.shape))
+        if info.macs == 0 and node.kind != "input":
+            if info.params:
+                lines.append("MACs: 0 (norms, embeddings and scales have no weight products)")
+            else:
+                lines.append("MACs: 0 (no weight products)")
+        return tuple(lines)
 
     def totals(self) -> dict[str, int]:
         """Model-wide counts: parameters (all, trainable, non-trainable, and what PyTorch's

@@ -36,7 +36,8 @@ MAX_STEPS = 1_000_000
 # Layers in a model.
 MAX_NODES = 200_000
 STRUCTURAL = ("repeat", "residual", "branch", "if", "sequential")
-BRANCH_MODES = ("concat", "add")
+# how `branch` merges its paths: the merge layer kind of each mode
+BRANCH_MODES = ("concat", "add", "multiply")
 TOP_LEVEL_ONLY = ("model", "input", "train", "output")
 
 
@@ -597,7 +598,7 @@ def residual(ctx: Expansion, stmt: Statement, env: Env, decisions: list) -> tupl
 
 
 def branch(ctx: Expansion, stmt: Statement, env: Env, decisions: list, origin: Statement) -> tuple:
-    """``branch concat|add { ... } { ... } ...``."""
+    """``branch concat|add|multiply { ... } { ... } ...``."""
     mode = stmt.args[0].value.value if len(stmt.args) == 1 else None
     if mode not in BRANCH_MODES:
         where = stmt.args[0].span if stmt.args else stmt.name_span
@@ -605,9 +606,9 @@ def branch(ctx: Expansion, stmt: Statement, env: Env, decisions: list, origin: S
         ctx.report(
             error(
                 "E0215",
-                "`branch` needs a merge mode: concat or add",
+                "`branch` needs a merge mode: concat, add or multiply",
                 where,
-                "expected `concat` or `add`",
+                "expected `concat`, `add` or `multiply`",
                 fixes=did_you_mean(where, written, closest(written, BRANCH_MODES))
                 if written
                 else None,

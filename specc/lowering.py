@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.expand import (
+    BRANCH_MODES,
     Reporter,
     XBranch,
     XLayer,
@@ -457,7 +458,8 @@ def static_names(definition: tuple) -> dict[int, str]:
                 if stmt.name in ("residual", "branch"):
                     for clause in stmt.clauses:
                         walk(clause.body)
-                    mode = "concat" if _branch_mode(stmt) == "concat" else "add"
+                    mode = _branch_mode(stmt)
+                    mode = mode if mode in BRANCH_MODES else "add"
                     names[id(node)] = fresh(mode)
                 elif stmt.name == "if":
                     for clause in stmt.clauses:

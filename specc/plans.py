@@ -23,6 +23,7 @@ from specc.harness.backends import NAMES as BACKENDS  # noqa: F401 (one list of 
 from specc.ir import Shape
 
 NO_DEFAULT: Any = object()  # a keyword argument that is always written
+KERAS_CALL = "{layer}({x})"  # how a Keras layer is applied, unless its plan says otherwise
 
 
 class V(NamedTuple):
@@ -60,9 +61,21 @@ class Limit:
 
 @dataclass(frozen=True)
 class KerasPlan:
-    """The Keras layer (``name=`` is added by the emitter)."""
+    """The Keras layer (``name=`` is added by the emitter).
+
+    ``before`` are layers applied first, each ``(suffix, constructor)`` and named
+    ``<name>.<suffix>`` (a ``ZeroPadding2D`` before a valid conv: ``conv1.pad``); the layer
+    itself keeps the node's name, its weights and its output.  ``call`` is how the layer is
+    applied: ``{layer}`` the layer, ``{x}`` its (first) input, ``{inputs[i]}`` each input (self-
+    attention calls ``{layer}({x}, {x})``); a layer with another call than ``{layer}({x})``
+    needs the functional API.  ``helpers`` are custom layer classes the file must define
+    (templates/keras/helpers/<name>.py.j2).
+    """
 
     layer: Ctor
+    before: tuple[tuple[str, Ctor], ...] = ()
+    call: str = KERAS_CALL
+    helpers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,11 +93,12 @@ class TorchPlan:
 
     ``module`` is the submodule's constructor (None for layers that are plain tensor
     operations).  ``apply`` is the expression ``forward`` evaluates: ``{m}`` is the submodule,
-    ``{x}`` the input (``{xs}`` all inputs, for merges), ``{channels}`` and ``{spatial}`` the
-    channel and spatial axes in the current layout.  ``layout_in`` is the layout the input must
-    be in ("first": channels first, PyTorch's convention; "last"; "any"), ``layout_out`` the
-    output's (None: as the input).  ``unpack`` takes the first element of a tuple result,
-    ``post`` applies expressions of ``{x}`` after.  ``init`` names an initialisation rule
+    ``{x}`` the input (``{sum}``, ``{product}``, ``{list}``: all inputs, for merges),
+    ``{channels}`` and ``{spatial}`` the channel and spatial axes in the current layout.
+    ``layout_in`` is the layout the input must be in ("first": channels first, PyTorch's
+    convention; "last"; "any"), ``layout_out`` the output's (None: as the input).
+    ``unpack`` takes the first element of a tuple result, ``post`` applies expressions of
+    ``{x}`` after.  ``init`` names an initialisation rule
     (templates/torch/init/<rule>.py.j2) applied to every ``init_class`` module.  ``helpers``
     are definitions the module or expression needs (templates/torch/helpers/<name>.py.j2).
     """
@@ -127,6 +141,9 @@ class PlanContext:
     # write the form that is right for every input size (PyTorch: TensorFlow's ``same``
     # padding computed in ``forward``), when the instances of a block need one class
     generic: bool = False
+    # the layer is an item of an ``nn.Sequential`` (a ``repeat`` or ``sequential`` group),
+    # not an attribute of a class: it must be a module (no bare ``nn.Parameter``)
+    sequential: bool = False
 
     @property
     def in_shape(self) -> Shape:
@@ -337,3 +354,75 @@ def kernel_and_bias(kernel: Transform, use_bias: bool, prefix: str = "") -> tupl
     if use_bias:
         entries.append(WeightEntry((1,), (f"{prefix}bias",), Same()))
     return tuple(entries)
+
+
+@dataclass(frozen=True)
+class Reshaped(Transform):
+    """The same values in another shape (a Keras ``(C,)`` scale as torch's ``(C, 1, 1)``)."""
+
+    keras_shape: Shape
+    torch_shape: Shape
+
+    def to_torch(self, arrays: list) -> list:
+        return [a.reshape(self.torch_shape) for a in arrays]
+
+    def to_keras(self, arrays: list) -> list:
+        return [a.reshape(self.keras_shape) for a in arrays]
+
+
+@dataclass(frozen=True)
+class HeadsKernel(Transform):
+    """An attention projection: Keras's per-head ``(C, heads, size)`` kernel is the
+    ``(heads·size, C)`` weight of an ``nn.Linear`` (head h's rows ``h·size ... h·size + size``,
+    the order in which PyTorch splits heads)."""
+
+    shape: Shape  # Keras's (C, heads, size)
+
+    def to_torch(self, arrays: list) -> list:
+        return [arrays[0].reshape(self.shape[0], -1).T]
+
+    def to_keras(self, arrays: list) -> list:
+        return [arrays[0].T.reshape(self.shape)]
+
+
+@dataclass(frozen=True)
+class HeadsOutputKernel(Transform):
+    """Keras's ``(heads, size, C)`` attention output kernel is the ``(C, heads·size)`` weight
+    of the output ``nn.Linear``."""
+
+    shape: Shape  # Keras's (heads, size, C)
+
+    def to_torch(self, arrays: list) -> list:
+        return [arrays[0].reshape(-1, self.shape[-1]).T]
+
+    def to_keras(self, arrays: list) -> list:
+        return [arrays[0].T.reshape(self.shape)]
+
+
+@dataclass(frozen=True)
+class PackedProjections(Transform):
+    """Keras's query, key and value kernels (and biases, with ``bias``), each ``(C, heads,
+    key_dim)`` / ``(heads, key_dim)``, are ``nn.MultiheadAttention``'s packed ``in_proj_weight``
+    ``(3·C, C)`` (and ``in_proj_bias``): the three projections stacked, in q, k, v order."""
+
+    shape: Shape  # Keras's (C, heads, key_dim) of each kernel
+    bias: bool = True
+
+    def to_torch(self, arrays: list) -> list:
+        import numpy as np
+
+        step = 2 if self.bias else 1
+        kernels = [a.reshape(self.shape[0], -1).T for a in arrays[::step]]
+        out = [np.concatenate(kernels, axis=0)]
+        if self.bias:
+            out.append(np.concatenate([b.reshape(-1) for b in arrays[1::2]]))
+        return out
+
+    def to_keras(self, arrays: list) -> list:
+        import numpy as np
+
+        kernels = [w.T.reshape(self.shape) for w in np.split(arrays[0], 3, axis=0)]
+        if not self.bias:
+            return kernels
+        biases = [b.reshape(self.shape[1:]) for b in np.split(arrays[1], 3)]
+        return [a for pair in zip(kernels, biases, strict=True) for a in pair]

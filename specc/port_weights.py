@@ -24,7 +24,7 @@ import numpy as np
 
 from specc.compiler import CheckedModel
 from specc.emit import emit_source
-from specc.emit.planning import plan_model
+from specc.emit.torch import TorchEmitter
 
 KERAS_SUFFIXES = (".weights.h5", ".keras")
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -38,10 +38,13 @@ class PortError(Exception):
 
 
 def _weight_maps(checked: CheckedModel):
-    """Every node with its PyTorch plan (whose ``weights`` is its declarative weight map)."""
-    plans = plan_model(checked, "torch")
+    """Every node with its PyTorch plan (whose ``weights`` is its declarative weight map):
+    the plans the emitted code was written from, which for a block whose instances needed
+    one form are the generic ones (an attention layer's own module for every instance)."""
+    emitter = TorchEmitter(checked)
+    emitter.run()
     for node in checked.model.nodes:
-        yield node, plans[node.index]
+        yield node, emitter.plans[node.index]
 
 
 def _keras_weights(keras_model, node) -> list:
@@ -74,7 +77,7 @@ def keras_to_torch(checked: CheckedModel, keras_model, torch_model) -> None:
         for entry in plan.weights:
             arrays = entry.transform.to_torch([weights[i] for i in entry.keras])
             for suffix, value in zip(entry.torch, arrays, strict=True):
-                key = f"{node.name}.{suffix}"
+                key = _tensor_key(node.name, suffix)
                 if key not in state:
                     raise PortError(f"the PyTorch model has no tensor {key!r}")
                 if tuple(state[key].shape) != tuple(value.shape):
@@ -99,7 +102,7 @@ def torch_to_keras(checked: CheckedModel, torch_model, keras_model) -> None:
             continue
         new = list(weights)
         for entry in plan.weights:
-            keys = [f"{node.name}.{suffix}" for suffix in entry.torch]
+            keys = [_tensor_key(node.name, suffix) for suffix in entry.torch]
             missing = [k for k in keys if k not in state]
             if missing:
                 raise PortError(f"the PyTorch model has no tensor {missing[0]!r}")
@@ -107,8 +110,25 @@ def torch_to_keras(checked: CheckedModel, torch_model, keras_model) -> None:
             arrays = entry.transform.to_keras([state[k] for k in keys])
             for i, value in zip(entry.keras, arrays, strict=True):
                 new[i] = value
-        keras_model.get_layer(node.name).set_weights(new)
+        layer = keras_model.get_layer(node.name)
+        layer.set_weights(new)
+        _refresh(layer)
     _check_filled(state, used)
+
+
+def _refresh(layer) -> None:
+    """Make a layer use weights just set: Keras's Normalization computes its mean and
+    variance from its weights when it is built or loaded (``finalize_state``), not when
+    ``set_weights`` changes them."""
+    finalize = getattr(layer, "finalize_state", None)
+    if callable(finalize):
+        finalize()
+
+
+def _tensor_key(name: str, suffix: str) -> str:
+    """The state_dict key of a layer's tensor: ``conv1.weight``; a layer that is a bare
+    ``nn.Parameter`` of its class (a class token) is its own key (``suffix`` "")."""
+    return f"{name}.{suffix}" if suffix else name
 
 
 def _check_filled(state: dict, filled: set[str]) -> None:

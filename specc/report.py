@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from specc.compiler import CheckedModel
+from specc.compiler import MACS_CONVENTION, CheckedModel
 from specc.diagnostics import format_count, render_all, to_json
 from specc.layers import fmt_shape
 from specc.limits import MAX_REPORTED_DIAGNOSTICS
+
+# what each kind's non-trainable parameters are, for the note under the totals
+NON_TRAINABLE = {
+    "batchnorm": "BatchNorm moving mean and variance",
+    "normalization": "Normalization mean, variance and sample count",
+}
 
 
 def _kib(n_bytes: int) -> str:
@@ -68,8 +74,10 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
         f" + {format_count(totals['non_trainable_params'])} non-trainable"
     )
     if totals["non_trainable_params"]:
+        kinds = {n.kind for n in model.nodes if checked.infos[n.index].non_trainable}
+        what = [text for kind, text in NON_TRAINABLE.items() if kind in kinds]
         out.append(
-            "          non-trainable = BatchNorm moving mean and variance, counted as Keras "
+            f"          non-trainable = {', '.join(what) or 'statistics'}, counted as Keras "
             "counts them (PyTorch keeps them as buffers)"
         )
     if totals["torch_params"] != totals["trainable_params"]:
@@ -85,7 +93,10 @@ def render_table(checked: CheckedModel, *, explain: bool = False) -> str:
             f"{', '.join(differ)} layers keep more (e.g. two LSTM biases where Keras has one), "
             "computing the same function"
         )
-    out.append(f"  MACs:   {format_count(totals['macs'])} per sample")
+    out.append(
+        f"  MACs:   {format_count(totals['macs'])} per sample "
+        "(weight products of conv, dense, recurrent and attention layers)"
+    )
     out.append(
         f"  memory: weights {_kib(totals['weight_bytes'])}, activations "
         f"{_kib(totals['activation_bytes'])} per sample (float32)"
@@ -107,6 +118,7 @@ def to_document(checked: CheckedModel) -> dict:
         "inputs": [model.nodes[i].name for i in model.inputs] if model else [],
         "outputs": [model.nodes[o].name for o in model.outputs] if model else [],
         "diagnostics": [to_json(d) for d in checked.diagnostics[:MAX_REPORTED_DIAGNOSTICS]],
+        "macs_convention": MACS_CONVENTION,
     }
     omitted = len(checked.diagnostics) - MAX_REPORTED_DIAGNOSTICS
     if omitted > 0:

@@ -77,9 +77,10 @@ def _channels_first(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def _post_processed(checked, node) -> bool:
     """Layers whose forward reshapes the submodule's output: conv2d_transpose crops it
-    (TensorFlow's "same" drops the odd pixel at the end) and a recurrent layer without
-    return_sequences keeps the last step; the next layer's input checks what comes out."""
-    if node.kind == "conv2d_transpose":
+    (TensorFlow's "same" drops the odd pixel at the end), patch_embedding flattens its conv's
+    output positions into tokens, and a recurrent layer without return_sequences keeps the
+    last step; the next layer's input checks what comes out."""
+    if node.kind in ("conv2d_transpose", "patch_embedding"):
         return True
     return node.kind in ("lstm", "gru") and not checked.params[node.index].return_sequences
 

@@ -41,6 +41,8 @@ def _randomize_keras(model) -> None:
             new.append(value)
         if new:
             layer.set_weights(new)
+            if hasattr(layer, "finalize_state"):  # Normalization: use the statistics just set
+                layer.finalize_state()
 
 
 def _randomize_torch(model) -> None:
@@ -50,7 +52,7 @@ def _randomize_torch(model) -> None:
             if not tensor.is_floating_point():
                 continue
             value = torch.randn(tensor.shape, generator=generator) * 0.2
-            if "running_var" in name:
+            if "running_var" in name or name.endswith("variance"):
                 value = value.abs() + 0.5
             tensor.copy_(value)
 

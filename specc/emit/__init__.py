@@ -34,8 +34,26 @@ TORCH_HELPERS = {
     "AvgPool1dSame": ("avg_pool_same", "nn.AvgPool1d"),
     "AvgPool2dSame": ("avg_pool_same", "nn.AvgPool2d"),
     "ConvTranspose2dSame": ("conv_transpose_same", "nn.ConvTranspose2d"),
+    "MultiHeadAttention": ("multi_head_attention", "nn.Module"),
+    "causal_mask": ("causal_mask", ""),
+    "PositionEmbedding": ("position_embedding", "nn.Module"),
+    "ClassToken": ("class_token", "nn.Module"),
+    "Normalization": ("normalization", "nn.Module"),
+    "LayerScale": ("layer_scale", "nn.Module"),
+}
+# Keras helper (a custom layer class) -> its template under templates/keras/helpers/
+KERAS_HELPERS = {
+    "ConstantPadding": "constant_padding",
+    "PositionEmbedding": "position_embedding",
+    "ClassToken": "class_token",
+    "PatchEmbedding": "patch_embedding",
+    "ClassTokenPooling": "class_token_pooling",
+    "LayerScale": "layer_scale",
 }
 NEEDS_PAD_SAME = {"conv_same", "max_pool_same", "avg_pool_same"}
+# init rules of modules with submodules that other rules match (nn.MultiheadAttention's
+# out_proj is an nn.Linear): applied in a second pass, so that theirs is the last word
+LATE_INITS = {"attention", "attention_heads"}
 # import line -> the name it binds, in the order ruff's isort wants them
 TORCH_IMPORTS = (
     ("import torch", "torch"),
@@ -99,6 +117,7 @@ def spec_hash(checked: CheckedModel) -> str:
 def _torch_source(checked: CheckedModel, header: dict[str, Any]) -> str:
     env = environment()
     emitter = TorchEmitter(checked)
+    emitter.names |= set(TORCH_HELPERS)  # a block called `multi_head_attention` is not one
     root = emitter.run()
     _describe(checked, emitter, root)
     parts = _torch_helpers(emitter)
@@ -134,28 +153,33 @@ def _render_class(template, emitter: TorchEmitter, cls: TorchClass) -> str:
         ["self"] + [n if default is None else f"{n}={default}" for n, default in cls.params]
     )
     signature = fit(INDENT, "def ", f"__init__({params})", ":")
-    init_groups = _init_groups(emitter) if cls.root else []
+    init_groups, late_groups = _init_groups(emitter) if cls.root else ([], [])
     return template.render(
         c=cls,
         signature=signature,
         init_lines=_fit_lines(cls.init, INDENT * 2),
         forward_lines=_fit_lines(cls.forward, INDENT * 2),
         init_groups=init_groups,
+        late_groups=late_groups,
         softmax_output=emitter.softmax_output(),
     )
 
 
-def _init_groups(emitter: TorchEmitter) -> list[tuple[list[str], str]]:
+def _init_groups(emitter: TorchEmitter) -> tuple[list, list]:
+    """The ``isinstance`` branches of ``_init_weights``: the usual rules, and the rules of
+    layers whose submodules other rules also match (:data:`LATE_INITS`), run after them."""
     env = environment()
     rules: dict[str, list[str]] = {}
     for cls, rule in emitter.inits.items():
         rules.setdefault(rule, []).append(cls)
-    groups = []
-    for k, (rule, classes) in enumerate(rules.items()):
+    groups: tuple[list, list] = ([], [])
+    for rule, classes in rules.items():
+        chosen = groups[rule in LATE_INITS]
         names = classes[0] if len(classes) == 1 else "(" + ", ".join(classes) + ")"
-        header = fit(" " * 12, "elif " if k else "if ", f"isinstance(module, {names})", ":")
+        head = "elif " if chosen else "if "
+        header = fit(" " * 12, head, f"isinstance(module, {names})", ":")
         body = env.get_template(f"torch/init/{rule}.py.j2").render().rstrip("\n")
-        groups.append((header, body))
+        chosen.append((header, body))
     return groups
 
 
@@ -236,10 +260,16 @@ def _keras_source(checked: CheckedModel, header: dict[str, Any]) -> str:
                     body_lines=_fit_lines(fn.lines, INDENT),
                 ).rstrip("\n")
             )
+    helpers = [
+        env.get_template(f"keras/helpers/{KERAS_HELPERS[name]}.py.j2").render().rstrip("\n")
+        for name in emitter.helpers
+    ]
+    parts = helpers + parts
     text = "\n".join(parts + layer_lines + body_lines)
     imports = ["import keras"]
-    if "layers." in text:
-        imports.append("from keras import layers")
+    modules = [m for m in ("layers", "ops") if f"{m}." in text]
+    if modules:
+        imports.append(f"from keras import {', '.join(modules)}")
     return env.get_template("keras/model_file.py.j2").render(
         header,
         imports="\n".join(imports),

@@ -11,11 +11,11 @@ at once (:mod:`specc.emit.structure`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from specc.compiler import CheckedModel
 from specc.emit.environment import EmitError, py
-from specc.emit.planning import plan_model
+from specc.emit.planning import contexts, plan, plan_model
 from specc.emit.structure import (
     Instance,
     Unifier,
@@ -28,7 +28,7 @@ from specc.emit.structure import (
 )
 from specc.expand import name_clause_as_arg
 from specc.exprs import names_in, to_python
-from specc.plans import NO_DEFAULT, Ctor, KerasPlan, V
+from specc.plans import KERAS_CALL, NO_DEFAULT, Ctor, KerasPlan, V
 from specc.syntax import Statement
 
 
@@ -87,8 +87,19 @@ class KerasEmitter:
         self.insts = instances(checked)
         self.functions: dict[tuple, KerasFunction] = {}
         self.order: list[KerasFunction] = []
-        self.names: set[str] = {"build_model", "keras", "layers"}
+        self.names: set[str] = {"build_model", "keras", "layers", "ops"}
         self.references = set(self.model.references)
+        self.contexts = contexts(checked)
+        # custom layer classes the plans need, in the order of first use
+        self.helpers: list[str] = []
+        for index in sorted(self.plans):
+            self._helpers(self.plans[index])
+
+    def _helpers(self, plan: KerasPlan) -> None:
+        for helper in plan.helpers:
+            if helper not in self.helpers:
+                self.helpers.append(helper)
+                self.names.add(helper)
 
     def sequential(self) -> list[str] | None:
         """The layer constructors of a plain stack (no scopes, no merges), else None."""
@@ -96,9 +107,13 @@ class KerasEmitter:
             return None
         if self.model.output != len(self.model.nodes) - 1:
             return None
+        if any(plan.call != KERAS_CALL for plan in self.plans.values()):
+            return None
         out = []
         for node in self.model.nodes:
             plan = self.plans[node.index]
+            for suffix, before in plan.before:
+                out.append(self.literal_ctor(before, f"{node.name}.{suffix}"))
             named = node.kind != "input"
             out.append(self.literal_ctor(plan.layer, node.name if named else None))
         return out
@@ -217,11 +232,41 @@ class KerasEmitter:
             body.lines.append(f"{var} = {self.literal_ctor(plans[0].layer, node.name)}")
             body.named[node.index] = var
             return var
-        ctor = self.ctor([p.layer for p in plans], nodes, body, identifier(local))
         sources = self._sources(node, body, source)
-        arg = sources[0] if len(sources) == 1 else "[" + ", ".join(sources) + "]"
-        body.lines.append(f"{target} = {_named(ctor, body.name_of(local))}({arg})")
+        self.apply(plans, nodes, body, sources, target, local, identifier(local))
         return self.remember(body, node.index, target)
+
+    def apply(
+        self,
+        plans: list[KerasPlan],
+        nodes: list[int],
+        body: _Body,
+        sources: list[str],
+        target: str,
+        local: str,
+        hint: str,
+    ) -> None:
+        """``target = ...(sources)``: the layers a plan asks for before its own (named
+        ``local.suffix``), then the layer itself, called as the plan says."""
+        if len({_form(p) for p in plans}) != 1:
+            # e.g. explicit padding that is `same` at stride 1 only, in a block whose
+            # instances have different strides: the form that is right for every instance
+            for n in nodes:
+                self.plans[n] = plan(replace(self.contexts[n], generic=True), "keras")
+                self._helpers(self.plans[n])
+            plans = [self.plans[n] for n in nodes]
+            if len({_form(p) for p in plans}) != 1:
+                raise EmitError(f"{self.model.nodes[nodes[0]].name}: instances differ in layers")
+        source = sources[0] if len(sources) == 1 else "[" + ", ".join(sources) + "]"
+        for j, (suffix, _) in enumerate(plans[0].before):
+            ctor = self.ctor([p.before[j][1] for p in plans], nodes, body, f"{hint}_{suffix}")
+            name = body.name_of(f"{local}.{suffix}")
+            body.lines.append(f"{target} = {_named(ctor, name)}({source})")
+            source = target
+        ctor = self.ctor([p.layer for p in plans], nodes, body, hint)
+        layer = _named(ctor, body.name_of(local))
+        call = plans[0].call.format(layer=layer, x=source, inputs=sources)
+        body.lines.append(f"{target} = {call}")
 
     def merge_statement(self, stmt: Statement, body: _Body, source: str, target: str) -> str:
         """``residual`` or ``branch``: the paths into variables, then the merge layer."""
@@ -412,8 +457,7 @@ class KerasEmitter:
         name = body.name_of(local)
         if items[0][0] == "node":
             plans = [self.plans[i] for _, i in items]
-            ctor = self.ctor([p.layer for p in plans], [i for _, i in items], body, "value")
-            body.lines.append(f"{var} = {_named(ctor, name)}({var})")
+            self.apply(plans, [i for _, i in items], body, [var], var, local, "value")
             return
         insts = [self.insts[i] for _, i in items]
         kind = insts[0].scope.kind
@@ -510,6 +554,11 @@ class KerasEmitter:
         if name is not None:
             parts.append(f"name={py(name)}")
         return f"{ctor.cls}({', '.join(parts)})"
+
+
+def _form(plan: KerasPlan) -> tuple:
+    """What must agree between the instances of one statement: the layers and the call."""
+    return (plan.layer.cls, tuple(c.cls for _, c in plan.before), plan.call)
 
 
 def _named(ctor: str, name: str) -> str:

@@ -56,6 +56,7 @@ def contexts(checked: CheckedModel) -> dict[int, PlanContext]:
             is_output=node.index == model.output,
             feeds=feeds(model, node.index) if node.kind == "flatten" else (),
             flattened=upstream,
+            sequential=model.scopes[node.scope].kind not in CLASS_SCOPES,
         )
         out[node.index] = ctx
         if node.kind == "flatten" and len(in_shapes[0]) > 1 and ctx.feeds == ("dense",):
@@ -94,7 +95,10 @@ def fuse_zero_padding(checked: CheckedModel, plans: dict) -> None:
         # in a sequential group every item is a numbered module: nothing may disappear
         if model.scopes[node.scope].kind not in CLASS_SCOPES:
             continue
-        ph, pw = checked.params[node.index].padding
+        (top, bottom), (left, right) = checked.params[node.index].pads
+        if top != bottom or left != right:
+            continue
+        ph, pw = top, left
         target = model.nodes[users[node.index][0]]
         plan = plans[target.index]
         if target.scope != node.scope:

@@ -73,6 +73,7 @@ def apply_text(
         m=module,
         x=inputs[0] if inputs else "x",
         sum=" + ".join(inputs),
+        product=" * ".join(inputs),
         list=", ".join(inputs),
         channels=channel_axis(rank, layout),
         spatial=spatial_axes(rank, layout),
@@ -159,7 +160,7 @@ class Wrappers:
 
     def definitions(self) -> list[str]:
         """Every wrapper class, as source text."""
-        return [text.replace("{name}", name, 1) for text, name in self.texts.items()]
+        return [text.replace("{name}", name, 1).rstrip("\n") for text, name in self.texts.items()]
 
 
 def _camel(kind: str) -> str:

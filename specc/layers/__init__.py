@@ -1,6 +1,7 @@
 """Every layer kind specc knows, registered on import (see :mod:`specc.layers.base`)."""
 
 from specc.layers import (  # noqa: F401  (registration side effects)
+    attention,
     conv,
     conv_extra,
     core,
@@ -9,6 +10,8 @@ from specc.layers import (  # noqa: F401  (registration side effects)
     norm_extra,
     pooling,
     recurrent,
+    scaling,
+    tokens,
     upsampling,
 )
 from specc.layers.base import (

@@ -1,16 +1,21 @@
 """The activations, in one table: their names in the spec, in Keras and in PyTorch.
 
 Every list of activation names in specc (the parameter schemas' ``activation``, the bare words
-that set it, ``specc layers``, the emitters) comes from :data:`TABLE`.  Where the frameworks'
-definitions differ, the entry writes out Keras's (the IR's) meaning for PyTorch: ``leaky_relu``
-has Keras's slope 0.2, ``gelu`` is the exact one (``approximate="none"`` in both), ``elu`` has
-alpha 1.0.
+that set it, ``specc layers``, the emitters) comes from :data:`TABLE` and :data:`ALIASES`.
+Where the frameworks' definitions differ, the entry writes out Keras's (the IR's) meaning for
+PyTorch: ``leaky_relu`` has Keras's slope 0.2, ``gelu`` is the exact one (``approximate="none"``
+in both), ``elu`` has alpha 1.0.  ``hard_sigmoid`` is Keras 3's and PyTorch's
+``relu6(x + 3) / 6`` (Keras 2 and ``tf.keras`` had ``clip(0.2·x + 0.5, 0, 1)``, which specc
+does not mean), and ``hard_silu`` is ``x · hard_sigmoid(x)`` (``F.hardswish``).  An alias is
+the same activation under another name: the IR keeps the canonical one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,19 @@ TABLE: dict[str, Activation] = {
             "nn.LeakyReLU({negative_slope})",
         ),
         Activation("elu", "F.elu({x}{alpha})", "nn.ELU({alpha_only})"),
+        Activation("hard_sigmoid", "F.hardsigmoid({x})", "nn.Hardsigmoid()"),
+        Activation("hard_silu", "F.hardswish({x})", "nn.Hardswish()"),
+        Activation("mish", "F.mish({x})", "nn.Mish()"),
         Activation("linear", "{x}", "nn.Identity()"),
     )
 }
-ACTIVATIONS = tuple(TABLE)
-ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+# other names of the same activations (Keras accepts both; the IR keeps the canonical one)
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+ACTIVATIONS = tuple(TABLE) + tuple(ALIASES)
+ActivationName = Annotated[
+    Literal[tuple(TABLE)],  # type: ignore[valid-type]
+    BeforeValidator(lambda value: ALIASES.get(value, value)),
+]
 
 
 def torch_call(

@@ -60,8 +60,49 @@ def _tuple_of(n: int):
 
 
 PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
 Pair = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_tuple_of(2))]
 Single = Annotated[tuple[PositiveInt], BeforeValidator(_tuple_of(1))]
+NonNegativePair = Annotated[tuple[NonNegativeInt, NonNegativeInt], BeforeValidator(_tuple_of(2))]
+
+PADDING_WORDS = ("valid", "same")
+
+
+def _window_padding(n: int):
+    """``valid``, ``same``, or explicit zero padding: P pixels on both sides of every axis
+    (``padding=1``) or per axis (``padding=1x2``), as PyTorch's ``padding=`` means it."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and value in PADDING_WORDS:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value,) * n
+        if isinstance(value, tuple | list) and len(value) == 1:
+            value = tuple(value) * n
+        if (
+            isinstance(value, tuple | list)
+            and len(value) == n
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+        ):
+            return tuple(value)
+        size = "P" if n == 1 else "P or PHxPW"
+        raise ValueError(f"must be 'valid', 'same' or a number of pixels ({size})")
+
+    return convert
+
+
+# ``padding=`` of the window layers: TensorFlow's valid/same, or symmetric explicit pixels
+WindowPadding2D = Annotated[
+    Literal["valid", "same"] | tuple[int, int], BeforeValidator(_window_padding(2))
+]
+WindowPadding1D = Annotated[
+    Literal["valid", "same"] | tuple[int], BeforeValidator(_window_padding(1))
+]
+
+
+def explicit(padding: Any) -> tuple[int, ...] | None:
+    """The explicit pixels of a ``padding=`` (None for ``valid`` and ``same``)."""
+    return padding if isinstance(padding, tuple) else None
 
 
 class Params(BaseModel):
@@ -179,14 +220,22 @@ def fmt_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def window_out(n: int, k: int, s: int, padding: str, d: int = 1) -> int:
+def window_out(n: int, k: int, s: int, padding: str | int, d: int = 1) -> int:
     """Output length of a sliding window, with the frameworks' arithmetic.
 
     ``valid``: floor((n - d·(k - 1) - 1) / s) + 1.  ``same`` (TensorFlow's rule): ceil(n / s).
+    An explicit padding of p pixels on both sides: ``valid`` on n + 2p.
     """
     if padding == "same":
         return -(-n // s)
+    if isinstance(padding, int):
+        n += 2 * padding
     return (n - d * (k - 1) - 1) // s + 1
+
+
+def per_axis(padding: Any, axis: int) -> str | int:
+    """One axis's padding: ``valid``, ``same`` or its explicit pixels."""
+    return padding[axis] if isinstance(padding, tuple) else padding
 
 
 def same_padding(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
@@ -195,11 +244,13 @@ def same_padding(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def window_explain(axis: str, n: int, k: int, s: int, padding: str, d: int, out: int) -> str:
-    """One line of arithmetic for a sliding window along ``axis``."""
+def window_explain(axis: str, n: int, k: int, s: int, padding: Any, d: int, out: int) -> str:
+    """One line of arithmetic for a sliding window along ``axis`` (``padding``: this axis's)."""
     if padding == "same":
         return f"{axis}: padding=same, out = ⌈{n} / {s}⌉ = {out}"
     eff = f"{d}·({k} − 1) + 1" if d > 1 else f"{k}"
+    if isinstance(padding, int) and padding:
+        return f"{axis}: ⌊({n} + 2·{padding} − {eff}) / {s}⌋ + 1 = {out}"
     if s == 1 and d == 1:
         return f"{axis}: ({n} − {k}) / 1 + 1 = {out}"
     return f"{axis}: ⌊({n} − {eff}) / {s}⌋ + 1 = {out}"
@@ -219,22 +270,26 @@ def check_windows(
     ``what`` names the window in messages ("conv2d kernel", "maxpool2d window").
     """
     outs = tuple(
-        window_out(n, k, s, padding, d)
-        for n, k, s, d in zip(spatial, window, stride, dilation, strict=True)
+        window_out(n, k, s, per_axis(padding, i), d)
+        for i, (n, k, s, d) in enumerate(zip(spatial, window, stride, dilation, strict=True))
     )
     if min(outs) >= 1:
         return outs
+    pads = explicit(padding) or (0,) * len(spatial)
     effective = tuple(d * (k - 1) + 1 for k, d in zip(window, dilation, strict=True))
-    size, have = fmt_shape(effective), fmt_shape(tuple(spatial))
+    padded = tuple(n + 2 * p for n, p in zip(spatial, pads, strict=True))
+    size, have = fmt_shape(effective), fmt_shape(padded)
     axis = next(i for i, o in enumerate(outs) if o < 1)
-    n, k, s = spatial[axis], effective[axis], stride[axis]
-    fits = "x".join(str(min(n, e)) for n, e in zip(spatial, effective, strict=True))
+    n, k, s = padded[axis], effective[axis], stride[axis]
+    fits = "x".join(str(min(n, e)) for n, e in zip(padded, effective, strict=True))
     dilated = " (after dilation)" if max(dilation) > 1 else ""
+    written = "x".join(map(str, pads)) if explicit(padding) else padding
+    where = " padded" if explicit(padding) and any(pads) else ""
     raise ShapeError(
-        f"{what} {size}{dilated} is larger than its {have} input",
-        f"a {size} {what.split()[-1]} does not fit in a {have} input",
+        f"{what} {size}{dilated} is larger than its{where} {have} input",
+        f"a {size} {what.split()[-1]} does not fit in a{where} {have} input",
         arg=arg,
-        notes=(f"with padding={padding}, out = ({n} - {k}) // {s} + 1 = {outs[axis]}",),
+        notes=(f"with padding={written}, out = ({n} - {k}) // {s} + 1 = {outs[axis]}",),
         help=f"use {arg}={fits} or smaller, or padding=same",
     )
 

@@ -21,12 +21,19 @@ from specc.layers.base import (
     ShapeError,
     check_windows,
     fmt_shape,
+    per_axis,
     prod,
     register,
     window_explain,
 )
 from specc.layers.conv import CONV_WORDS, Window2DParams, require_rank
-from specc.layers.planning import conv_kernel_perm, keras_window_kwargs, kw, window_padding
+from specc.layers.planning import (
+    conv_kernel_perm,
+    keras_explicit_padding,
+    keras_window_kwargs,
+    kw,
+    window_padding,
+)
 from specc.plans import (
     Ctor,
     Depthwise,
@@ -82,9 +89,9 @@ def _windows(kind: str, p: Any, inputs: list[Shape]) -> tuple[Shape, tuple[int, 
 
 def _window_lines(shape: Shape, p: Any, out: Shape) -> list[str]:
     return [
-        window_explain(axis, n, k, s, p.padding, d, o)
-        for axis, n, k, s, d, o in zip(
-            "HW", shape, p.kernel, p.stride, p.dilation, out, strict=False
+        window_explain(axis, n, k, s, per_axis(p.padding, i), d, o)
+        for i, (axis, n, k, s, d, o) in enumerate(
+            zip("HW", shape, p.kernel, p.stride, p.dilation, out, strict=False)
         )
     ]
 
@@ -95,7 +102,10 @@ class DepthwiseConv2D(LayerKind):
 
     name = "depthwise_conv2d"
     aliases = ("dwconv",)
-    summary = "depthwise convolution: depthwise_conv2d KxK [depth_multiplier=M] [stride=S]"
+    summary = (
+        "depthwise convolution: depthwise_conv2d KxK [depth_multiplier=M] [stride=S] "
+        "[padding=valid|same|P|PHxPW]"
+    )
     Params = DepthwiseParams
     positional = ("kernel",)
     words = CONV_WORDS
@@ -129,13 +139,14 @@ class DepthwiseConv2D(LayerKind):
                 "layers.DepthwiseConv2D",
                 (param(p, "kernel", size(p.kernel)),),
                 (
-                    *keras_window_kwargs(p, "kernel")[:2],
+                    *keras_window_kwargs(p, "kernel", generic=ctx.generic)[:2],
                     kw("depth_multiplier", param(p, "depth_multiplier"), 1),
-                    keras_window_kwargs(p, "kernel")[2],
+                    keras_window_kwargs(p, "kernel", generic=ctx.generic)[2],
                     self.keras_activation(p),
                     kw("use_bias", param(p, "use_bias"), True),
                 ),
-            )
+            ),
+            before=keras_explicit_padding(p, "kernel", generic=ctx.generic),
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
@@ -196,7 +207,7 @@ class SeparableConv2D(LayerKind):
 
     def keras_plan(self, ctx: PlanContext) -> KerasPlan:
         p = ctx.p
-        window = keras_window_kwargs(p, "kernel")
+        window = keras_window_kwargs(p, "kernel", generic=ctx.generic)
         return KerasPlan(
             Ctor(
                 "layers.SeparableConv2D",
@@ -208,7 +219,8 @@ class SeparableConv2D(LayerKind):
                     self.keras_activation(p),
                     kw("use_bias", param(p, "use_bias"), True),
                 ),
-            )
+            ),
+            before=keras_explicit_padding(p, "kernel", generic=ctx.generic),
         )
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
@@ -243,13 +255,14 @@ def depthwise_module(ctx: PlanContext, out: V, bias: bool | None = None) -> tupl
     pads, dynamic = window_padding(p, "kernel", ctx.generic)
     cls = "Conv2dSame" if dynamic else "nn.Conv2d"
     use_bias = param(p, "use_bias") if bias is None else V(bias)
+    source = "param:padding" if isinstance(p.padding, tuple) else None
     module = Ctor(
         cls,
         (channels_in(ctx), out),
         (
             kw("kernel_size", param(p, "kernel", size(p.kernel))),
             kw("stride", param(p, "stride", size(p.stride)), 1),
-            kw("padding", V(size(pads) if pads else 0), 0),
+            kw("padding", V(size(pads) if pads else 0, source), 0),
             kw("dilation", param(p, "dilation", size(p.dilation)), 1),
             kw("groups", channels_in(ctx)),
             kw("bias", use_bias, True),
@@ -334,7 +347,7 @@ class Conv2DTranspose(LayerKind):
                 "layers.Conv2DTranspose",
                 (param(p, "filters"), param(p, "kernel", size(p.kernel))),
                 (
-                    *keras_window_kwargs(p, "kernel"),
+                    *keras_window_kwargs(p, "kernel", generic=ctx.generic),
                     self.keras_activation(p),
                     kw("use_bias", param(p, "use_bias"), True),
                 ),

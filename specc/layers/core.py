@@ -12,7 +12,8 @@ from specc.layers.base import (
     LEAKY_RELU_SLOPE,
     ActivationName,
     LayerKind,
-    Pair,
+    NonNegativeInt,
+    NonNegativePair,
     Params,
     PositiveInt,
     RankSpec,
@@ -24,6 +25,7 @@ from specc.layers.base import (
 from specc.layers.conv import require_rank
 from specc.layers.planning import kw
 from specc.plans import (
+    NO_DEFAULT,
     Ctor,
     DenseKernel,
     KerasPlan,
@@ -82,40 +84,46 @@ class DenseParams(Params):
 
 @register
 class Dense(LayerKind):
-    """Fully connected layer on a vector (Keras ``Dense``, PyTorch ``nn.Linear``)."""
+    """Fully connected layer (Keras ``Dense``, PyTorch ``nn.Linear``) on a vector, or on
+    every token of an LxC sequence alike (both frameworks apply it to the last axis)."""
 
     name = "dense"
     aliases = ("fc",)
-    summary = "fully connected: dense UNITS [activation]"
+    summary = "fully connected, on a vector or each token of a sequence: dense UNITS [activation]"
     Params = DenseParams
     positional = ("units",)
     words: ClassVar[dict[str, tuple[str, Any]]] = {a: ("activation", a) for a in ACTIVATIONS}
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         shape = inputs[0]
-        if len(shape) != 1:
+        if len(shape) > 2:
             raise ShapeError(
-                f"dense expects a vector input, got {RankSpec.describe(len(shape))} "
-                f"{fmt_shape(shape)}",
+                f"dense expects a vector or a sequence input, got "
+                f"{RankSpec.describe(len(shape))} {fmt_shape(shape)}",
                 f"input here is {fmt_shape(shape)}",
                 code="E0302",
-                help="add `flatten` (or `globalavgpool`) before this layer",
+                help="add `flatten` (or `globalavgpool`) before this layer; for a dense "
+                "layer at every pixel, use `conv UNITS 1x1`",
             )
-        return (p.units,)
+        return (*shape[:-1], p.units)
 
     def param_count(self, p: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
-        return inputs[0][0] * p.units + (p.units if p.use_bias else 0), 0
+        return inputs[0][-1] * p.units + (p.units if p.use_bias else 0), 0
 
     def macs(self, p: Any, inputs: list[Shape], out: Shape) -> int:
-        return inputs[0][0] * p.units
+        return prod(inputs[0]) * p.units
 
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
         bias = f" + {p.units}" if p.use_bias else ""
-        n = inputs[0][0]
+        n = inputs[0][-1]
+        params = f"params: {n}·{p.units}{bias} = {self.param_count(p, inputs, out)[0]:,}"
+        if len(inputs[0]) == 1:
+            return [f"N: {p.units} units", params, f"MACs: {n}·{p.units} = {n * p.units:,}"]
+        length = inputs[0][0]
         return [
-            f"N: {p.units} units",
-            f"params: {n}·{p.units}{bias} = {self.param_count(p, inputs, out)[0]:,}",
-            f"MACs: {n}·{p.units} = {n * p.units:,}",
+            f"{length} tokens, each {n} -> {p.units} units (the same weights for every token)",
+            params,
+            f"MACs: {length}·{n}·{p.units} = {self.macs(p, inputs, out):,}",
         ]
 
     def keras_plan(self, ctx: PlanContext) -> KerasPlan:
@@ -139,7 +147,7 @@ class Dense(LayerKind):
                 (channels_in(ctx), param(p, "units")),
                 (kw("bias", param(p, "use_bias"), True),),
             ),
-            layout_in="any",
+            layout_in="any" if ctx.rank == 1 else "last",
             activation=self.fused(p),
             init="glorot",
             init_class="nn.Linear",
@@ -250,7 +258,7 @@ class Activation(LayerKind):
     """An elementwise activation as its own layer."""
 
     name = "activation"
-    summary = "elementwise activation: relu | sigmoid | tanh | softmax | gelu | silu | ..."
+    summary = "elementwise activation: activation FN, or FN alone: " + " | ".join(ACTIVATIONS)
     Params = ActivationParams
     positional = ("fn",)
     words: ClassVar[dict[str, tuple[str, Any]]] = {a: ("fn", a) for a in ACTIVATIONS}
@@ -273,41 +281,143 @@ class Activation(LayerKind):
         return TorchPlan(apply="{x}", layout_in="any", activation=act)
 
 
-class ZeroPadParams(Params):
-    """``zeropad2d P`` or ``zeropad2d PHxPW``: symmetric zero padding of H and W."""
+class SidesParams(Params):
+    """``P`` or ``PHxPW`` pixels on both sides of H and W, each side overridable:
+    ``top= bottom= left= right=`` (any non-negative amounts)."""
 
-    padding: Pair = (1, 1)
+    top: NonNegativeInt | None = None
+    bottom: NonNegativeInt | None = None
+    left: NonNegativeInt | None = None
+    right: NonNegativeInt | None = None
+    amount: ClassVar[str] = "padding"  # the field with the amounts of both sides
+
+    @property
+    def both(self) -> tuple[int, int]:
+        """The amounts written for both sides of H and W."""
+        return getattr(self, self.amount)
+
+    @property
+    def pads(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((top, bottom), (left, right))."""
+        ph, pw = self.both
+
+        def side(value: int | None, default: int) -> int:
+            return default if value is None else value
+
+        return (
+            (side(self.top, ph), side(self.bottom, ph)),
+            (side(self.left, pw), side(self.right, pw)),
+        )
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether each axis has the same amount on both sides."""
+        (t, b), (left, r) = self.pads
+        return t == b and left == r
+
+
+class ZeroPadParams(SidesParams):
+    """``zeropad2d P | PHxPW [top=] [bottom=] [left=] [right=]``: zero padding of H and W."""
+
+    padding: NonNegativePair = (1, 1)
 
 
 @register
 class ZeroPad2D(LayerKind):
-    """Pad an image with zeros on every side (Keras ``ZeroPadding2D``, ``nn.ZeroPad2d``)."""
+    """Pad an image with zeros (Keras ``ZeroPadding2D``, ``nn.ZeroPad2d``): the same amount
+    on every side, per axis, or any amount per side (``zeropad 0 bottom=1 right=1``)."""
 
     name = "zeropad2d"
     aliases = ("zeropad",)
-    summary = "zero padding: zeropad P | PHxPW"
+    summary = "zero padding: zeropad P | PHxPW [top=] [bottom=] [left=] [right=]"
     Params = ZeroPadParams
     positional = ("padding",)
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         h, w, c = require_rank(self.name, inputs, 3, "zeropad2d pads images (HxWxC)")
-        return (h + 2 * p.padding[0], w + 2 * p.padding[1], c)
+        (t, b), (left, r) = p.pads
+        return (h + t + b, w + left + r, c)
 
     def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
-        (h, w, _), (ph, pw) = inputs[0], p.padding
-        return [f"H: {h} + 2·{ph} = {out[0]}", f"W: {w} + 2·{pw} = {out[1]}"]
+        (h, w, _), ((t, b), (left, r)) = inputs[0], p.pads
+        if p.symmetric:
+            return [f"H: {h} + 2·{t} = {out[0]}", f"W: {w} + 2·{left} = {out[1]}"]
+        return [f"H: {t} + {h} + {b} = {out[0]}", f"W: {left} + {w} + {r} = {out[1]}"]
 
     def keras_plan(self, ctx: PlanContext) -> KerasPlan:
-        p = ctx.p
-        value = p.padding[0] if p.padding[0] == p.padding[1] else p.padding
-        return KerasPlan(
-            Ctor("layers.ZeroPadding2D", (), (kw("padding", param(p, "padding", value), 1),))
-        )
+        (t, b), (left, r) = ctx.p.pads
+        if ctx.p.symmetric and (t, left) == ctx.p.padding:
+            value = t if t == left else ctx.p.padding
+            arg = kw("padding", param(ctx.p, "padding", value), 1)
+        elif ctx.p.symmetric:
+            arg = kw("padding", V(t if t == left else (t, left)), 1)
+        else:
+            arg = kw("padding", V(((t, b), (left, r))), 1)
+        return KerasPlan(Ctor("layers.ZeroPadding2D", (), (arg,)))
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
-        ph, pw = ctx.p.padding
-        value = V(ph, "param:padding") if ph == pw else V((pw, pw, ph, ph))
+        (t, b), (left, r) = ctx.p.pads
+        if t == b == left == r and (t, left) == ctx.p.padding:
+            value = V(t, "param:padding")
+        else:
+            value = V((left, r, t, b))
         return TorchPlan(module=Ctor("nn.ZeroPad2d", (value,)))
+
+
+class CroppingParams(SidesParams):
+    """``cropping2d P | PHxPW [top=] [bottom=] [left=] [right=]``: rows and columns cut off."""
+
+    cropping: NonNegativePair = (0, 0)
+    amount: ClassVar[str] = "cropping"
+
+
+@register
+class Cropping2D(LayerKind):
+    """Cut rows and columns off an image's edges (Keras ``Cropping2D``; a slice in PyTorch)."""
+
+    name = "cropping2d"
+    aliases = ("crop",)
+    summary = "crop an image's edges: cropping2d P | PHxPW [top=] [bottom=] [left=] [right=]"
+    Params = CroppingParams
+    positional = ("cropping",)
+
+    def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
+        h, w, c = require_rank(self.name, inputs, 3, "cropping2d crops images (HxWxC)")
+        (t, b), (left, r) = p.pads
+        out = (h - t - b, w - left - r)
+        if min(out) < 1:
+            axis = "H" if out[0] < 1 else "W"
+            n, cut = (h, t + b) if axis == "H" else (w, left + r)
+            sides = ("top", "bottom") if axis == "H" else ("left", "right")
+            written = [k for k in sides if getattr(p, k) is not None]
+            arg = max(written, key=lambda k: getattr(p, k)) if written else "cropping"
+            raise ShapeError(
+                f"cropping2d removes {cut} of the {n} pixels along {axis}, leaving nothing",
+                f"crops {cut} of {n} pixels",
+                arg=arg,
+                notes=(f"{axis}: {n} − {cut} = {n - cut}",),
+                help=f"crop fewer than {n} pixels along {axis} in all",
+            )
+        return (*out, c)
+
+    def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
+        (h, w, _), ((t, b), (left, r)) = inputs[0], p.pads
+        return [f"H: {h} − {t} − {b} = {out[0]}", f"W: {w} − {left} − {r} = {out[1]}"]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        (t, b), (left, r) = ctx.p.pads
+        symmetric = t if t == left else (t, left)
+        value = V(symmetric if ctx.p.symmetric else ((t, b), (left, r)))
+        return KerasPlan(Ctor("layers.Cropping2D", (), (kw("cropping", value, NO_DEFAULT),)))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        """A slice of the channels-first tensor (the form depends on the amounts only)."""
+        (t, b), (left, r) = ctx.p.pads
+
+        def cut(before: int, after: int) -> str:
+            return f"{before or ''}:{-after if after else ''}"
+
+        return TorchPlan(apply=f"{{x}}[:, :, {cut(t, b)}, {cut(left, r)}]")
 
 
 @register
@@ -336,6 +446,43 @@ class Add(LayerKind):
 
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
         return TorchPlan(apply="{sum}", layout_in="any")
+
+
+@register
+class Multiply(LayerKind):
+    """Elementwise product of several inputs, broadcasting axes of size 1 (a 1x1xC gate
+    times an HxWxC feature map: squeeze-and-excitation)."""
+
+    name = "multiply"
+    summary = "elementwise product of branches, size-1 axes broadcast (made by branch multiply { })"
+
+    def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
+        out = list(inputs[0])
+        for other in inputs[1:]:
+            fits = len(other) == len(out) and all(
+                a == b or 1 in (a, b) for a, b in zip(out, other, strict=True)
+            )
+            if not fits:
+                raise ShapeError(
+                    "cannot multiply tensors of shapes "
+                    + " and ".join(fmt_shape(s) for s in inputs),
+                    "these branches end in shapes that do not broadcast",
+                    code="E0510",
+                    help="every axis must be equal or 1 in one of them (a 1x1xC gate times "
+                    "an HxWxC map: `globalavgpool keepdims`)",
+                )
+            out = [max(a, b) for a, b in zip(out, other, strict=True)]
+        return tuple(out)
+
+    def explain(self, p: Any, inputs: list[Shape], out: Shape) -> list[str]:
+        shapes = " × ".join(fmt_shape(s) for s in inputs)
+        return [f"{shapes} -> {fmt_shape(out)} (size-1 axes broadcast)"]
+
+    def keras_plan(self, ctx: PlanContext) -> KerasPlan:
+        return KerasPlan(Ctor("layers.Multiply"))
+
+    def torch_plan(self, ctx: PlanContext) -> TorchPlan:
+        return TorchPlan(apply="{product}", layout_in="any")
 
 
 @register

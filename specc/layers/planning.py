@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from specc.plans import NO_DEFAULT, V, param, size
+from specc.plans import NO_DEFAULT, Ctor, V, param, size
 
 
 def kw(key: str, value: V | Any, default: Any = NO_DEFAULT) -> tuple[str, V, Any]:
@@ -39,8 +39,11 @@ def window_padding(
     p: Any, window: str, generic: bool = False
 ) -> tuple[tuple[int, ...] | None, bool]:
     """(static padding per axis or None, whether the op needs TensorFlow's dynamic ``same``);
-    ``generic`` asks for the dynamic form whenever the padding is ``same``."""
+    ``generic`` asks for the dynamic form whenever the padding is ``same``.  Explicit
+    padding (``padding=1``) is PyTorch's own."""
     kernel = getattr(p, window)
+    if isinstance(p.padding, tuple):
+        return (p.padding if any(p.padding) else None), False
     if p.padding != "same":
         return None, False
     if generic:
@@ -49,15 +52,23 @@ def window_padding(
     return pads, pads is None
 
 
-def keras_window_kwargs(p: Any, window: str) -> list[tuple[str, V, Any]]:
-    """strides, padding (and dilation_rate) as Keras's window layers take them."""
+def keras_window_kwargs(
+    p: Any, window: str, zeros_count: bool = False, generic: bool = False
+) -> list[tuple[str, V, Any]]:
+    """strides, padding (and dilation_rate) as Keras's window layers take them; explicit
+    padding is ``same`` or ``valid`` after the layers of :func:`keras_explicit_padding`."""
+    if isinstance(p.padding, tuple):
+        same = keras_same(p, window, zeros_count, generic)
+        padding = V("same" if same else "valid")
+    else:
+        padding = param(p, "padding")
     out = [
         kw(
             "strides",
             param(p, "stride", size(p.stride)),
             size(getattr(p, window)) if window == "pool" else 1,
         ),
-        kw("padding", param(p, "padding"), "valid"),
+        kw("padding", padding, "valid"),
     ]
     if hasattr(p, "dilation"):
         out.append(kw("dilation_rate", param(p, "dilation", size(p.dilation)), 1))
@@ -68,3 +79,30 @@ def conv_kernel_perm(rank: int) -> tuple[int, ...]:
     """Keras's (k..., in, out) conv kernel to torch's (out, in, k...): the axes permutation."""
     spatial = rank - 1
     return (spatial + 1, spatial, *range(spatial))
+
+
+def keras_same(p: Any, window: str, zeros_count: bool = False, generic: bool = False) -> bool:
+    """Whether explicit padding is TensorFlow's ``same`` for every input size (stride 1,
+    ``(k − 1)·d / 2`` pixels a side).  Not for average pooling, whose padding (zeros)
+    counts in PyTorch's mean (``zeros_count``) where ``same`` leaves it out, nor in the
+    ``generic`` form, one for the instances of a block whose strides differ."""
+    pads = p.padding
+    if not isinstance(pads, tuple) or zeros_count or generic or not any(pads):
+        return False
+    return static_same(getattr(p, window), p.stride, getattr(p, "dilation", None)) == pads
+
+
+def keras_explicit_padding(
+    p: Any, window: str, value: float = 0.0, zeros_count: bool = False, generic: bool = False
+) -> tuple[tuple[str, Ctor], ...]:
+    """The layer Keras needs before a window layer with explicit padding (``pad``): a
+    ``ZeroPaddingND``, or the ``ConstantPadding`` helper with −inf before max pooling (where
+    PyTorch's padding never wins the max); none when ``same`` is the same padding."""
+    pads = p.padding
+    if not isinstance(pads, tuple) or not any(pads) or keras_same(p, window, zeros_count, generic):
+        return ()
+    if value == 0.0:
+        amount = pads[0] if len(set(pads)) == 1 else pads
+        return (("pad", Ctor(f"layers.ZeroPadding{len(pads)}D", (V(amount, "param:padding"),))),)
+    both = tuple((q, q) for q in pads)
+    return (("pad", Ctor("ConstantPadding", (V(both),), (kw("value", V(value)),))),)

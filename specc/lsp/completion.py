@@ -83,6 +83,9 @@ def describe_type(field) -> str:
     """A parameter's type as a spec writes it: ``valid | same``, ``NxN``, ``int > 0``."""
     annotation, _ = _unwrap(field.annotation)
     origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):  # e.g. `valid | same`, or explicit sizes
+        parts = [_Field(a) for a in typing.get_args(annotation) if a is not type(None)]
+        return " | ".join(describe_type(part) for part in parts)
     if origin is Literal:
         return " | ".join(str(v) for v in typing.get_args(annotation))
     if origin is tuple:
@@ -110,9 +113,22 @@ def format_default(value: Any) -> str:
     return str(value)
 
 
+class _Field:
+    """A member of a union annotation, seen as a field of its own."""
+
+    def __init__(self, annotation: Any):
+        self.annotation = annotation
+        self.metadata: list = []
+
+
 def values_of(field) -> list[str]:
-    """The values a parameter can take, when they are a closed set."""
+    """The values a parameter can take, when they are a closed set (the words among them)."""
     annotation, _ = _unwrap(field.annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = []
+        for member in typing.get_args(annotation):
+            found += [v for v in values_of(_Field(member)) if v not in found]
+        return found
     if typing.get_origin(annotation) is Literal:
         return [str(v) for v in typing.get_args(annotation)]
     if annotation is bool:

@@ -29,8 +29,12 @@ class TwoHeads(nn.Module):
         """Initialise as Keras does: Glorot-uniform kernels, zero biases (BatchNorm already is)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                # Glorot-uniform with Keras's fans: taps x (input + output channels per group)
-                per_tap = module.in_channels + module.out_channels // module.groups
+                # Glorot-uniform with Keras's fans: taps x (kernel input + output channels),
+                # Keras's kernel being (C / groups, F) for Conv2D, (C, multiplier) when depthwise
+                if module.groups == module.in_channels:
+                    per_tap = module.in_channels + module.out_channels // module.groups
+                else:
+                    per_tap = module.in_channels // module.groups + module.out_channels
                 bound = (6 / (module.weight[0, 0].numel() * per_tap)) ** 0.5
                 nn.init.uniform_(module.weight, -bound, bound)
                 if module.bias is not None:
