@@ -42,6 +42,7 @@ RANGES = {
     "E05": "blocks and topology",
     "E06": "what a backend cannot express",
     "W06": "what a backend cannot express (warnings of `specc check`)",
+    "E07": "importing models",
 }
 NOT_FROM_A_SPEC = "No spec alone raises this code:"
 ERRONEOUS_FENCE = "spec,error"
