@@ -47,7 +47,7 @@ def _randomize_statistics(model) -> None:
 
 KERAS_MODELS = [
     ("ResNet50", 25_636_712, r"repeat 5 \{\s+res_block_2\(256\)"),
-    ("MobileNetV2", 3_538_984, r"repeat 3 \{\s+res_block\(384, 64\)"),
+    ("MobileNetV2", 3_538_984, r"repeat 3 \{\s+residual \{\s+block\(384, 1, 1, 1, 64\)"),
     ("DenseNet121", 8_062_504, r"repeat 24 \{\s+concat_block\(\)"),
 ]
 
@@ -100,7 +100,7 @@ def test_efficientnet_needs_kinds_specc_lacks(tmp_path):
 
 TORCHVISION_MODELS = [
     ("resnet18", 11_689_512, r"repeat 2 \{\s+res_block\(64\)"),
-    ("mobilenet_v2", 3_504_872, r"repeat 3 \{\s+res_block\(384, 64\)"),
+    ("mobilenet_v2", 3_504_872, r"repeat 3 \{\s+residual \{\s+block\(384, 1, 1, 64\)"),
 ]
 
 

@@ -44,11 +44,13 @@ class BlockDef:
 
 @dataclass
 class CallItem:
-    """One instance of a block: the call's argument values and the instance's own items."""
+    """One instance of a block: the call's argument values and the instance's own items;
+    ``residual``: the call is the body of ``residual { }`` (``items`` then hold the merge)."""
 
     block: BlockDef
     args: list[Any]
     items: list[Item]
+    residual: bool = False
 
 
 @dataclass
@@ -97,39 +99,101 @@ def units(graph: Graph, items: list[Item]) -> list[list[Item]]:
     return out
 
 
+@dataclass
+class _Instance:
+    """A candidate instance of a block: the units it spans (``first`` and ``count`` in the
+    cut sequence), the items the block's body stands for, and whether the call is wrapped in
+    ``residual { }`` (the body of an identity residual)."""
+
+    first: int
+    count: int
+    body: list[Item]
+    residual: bool = False
+
+
 def find_blocks(graph: Graph, items: list[Item]) -> tuple[list[BlockDef], list[TopItem]]:
-    """The blocks of the top-level sequence and the sequence written with them."""
+    """The blocks of the top-level sequence and the sequence written with them.
+
+    Candidates are merge units (a residual or branch and the activations after it) and the
+    bodies of identity residuals, which also match runs of plain layers: MobileNetV2's
+    bottleneck is one block, called alone where it changes the shape and in ``residual { }``
+    where it keeps it.
+    """
     cut = units(graph, items)
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple, list[_Instance]] = {}
     for i, unit in enumerate(cut):
-        if isinstance(unit[0], MergeItem):
-            groups.setdefault(signature(graph, unit), []).append(i)
+        head = unit[0]
+        if not isinstance(head, MergeItem):
+            continue
+        if len(unit) == 1 and head.is_residual(graph) and not head.paths[1]:
+            body = head.paths[0]
+            groups.setdefault(signature(graph, body), []).append(_Instance(i, 1, body, True))
+        else:
+            groups.setdefault(signature(graph, unit), []).append(_Instance(i, 1, unit))
+    _plain_windows(graph, cut, groups)
     blocks: list[BlockDef] = []
-    calls: dict[int, CallItem] = {}
+    calls: dict[int, tuple[CallItem, int]] = {}
     names: dict[str, int] = {}
     for members in groups.values():
         if len(members) < 2:
             continue
-        instances = [cut[i] for i in members]
-        block = _make_block(graph, instances, _block_name(graph, instances[0], names))
+        members.sort(key=lambda m: m.first)
+        first = members[0]
+        name = _block_name(graph, first, names)
+        block = _make_block(graph, [m.body for m in members], name)
         blocks.append(block)
-        for k, (i, instance) in enumerate(zip(members, instances, strict=True)):
-            calls[i] = CallItem(block, [slot.values[k] for slot in block.params], instance)
+        for k, member in enumerate(members):
+            unit_items = [
+                item for unit in cut[member.first : member.first + member.count] for item in unit
+            ]
+            args = [slot.values[k] for slot in block.params]
+            call = CallItem(block, args, unit_items, member.residual)
+            calls[member.first] = (call, member.count)
     sequence: list[TopItem] = []
-    for i, unit in enumerate(cut):
+    i = 0
+    while i < len(cut):
         if i in calls:
-            sequence.append(calls[i])
+            call, count = calls[i]
+            sequence.append(call)
+            i += count
         else:
-            sequence += unit
+            sequence += cut[i]
+            i += 1
     return blocks, _repeats(sequence)
 
 
-def _block_name(graph: Graph, unit: list[Item], taken: dict[str, int]) -> str:
-    merge = unit[0]
-    layer = graph.layers[merge.index]
-    if merge.is_residual(graph):
+def _plain_windows(graph: Graph, cut: list[list[Item]], groups: dict) -> None:
+    """Runs of plain layers with the structure of an identity residual's body: more
+    instances of that body (added to ``groups``)."""
+    bodies = [
+        sig
+        for sig, members in groups.items()
+        if any(m.residual for m in members) and all(x[0] != "merge" for x in sig)
+    ]
+    taken: set[int] = set()
+    for sig in sorted(bodies, key=len, reverse=True):
+        length = len(sig)
+        i = 0
+        while i + length <= len(cut):
+            window = cut[i : i + length]
+            plain = all(len(u) == 1 and isinstance(u[0], LayerItem) for u in window)
+            free = not taken & set(range(i, i + length))
+            items = [u[0] for u in window]
+            if plain and free and signature(graph, items) == sig:
+                groups[sig].append(_Instance(i, length, items))
+                taken.update(range(i, i + length))
+                i += length
+            else:
+                i += 1
+
+
+def _block_name(graph: Graph, first: _Instance, taken: dict[str, int]) -> str:
+    head = first.body[0] if first.body else None
+    if first.residual or not isinstance(head, MergeItem):
+        base = "block"
+    elif head.is_residual(graph):
         base = "res_block"
-    elif layer.kind == "concat":
+    elif graph.layers[head.index].kind == "concat":
         base = "concat_block"
     else:
         base = "add_block"
@@ -217,7 +281,7 @@ def _repeats(sequence: list[TopItem]) -> list[TopItem]:
 
 
 def _same_call(a: CallItem, b: CallItem) -> bool:
-    return a.block is b.block and a.args == b.args
+    return a.block is b.block and a.args == b.args and a.residual == b.residual
 
 
 def top_leaves(sequence: list[TopItem]) -> list[int]:

@@ -2,7 +2,7 @@
 
 The reader walks the ONNX graph in order, keeping for every tensor what it knows of it
 (:mod:`specc.bridge.onnx_values`): a constant, or a spec layer's output with its physical
-layout.  Layer ops (:mod:`specc.bridge.onnx_ops`) check the layout they need (``Conv`` reads
+layout.  Layer ops (the ``onnx_*`` handler modules) check the layout they need (``Conv`` reads
 NCHW: ``phys`` ``("N", 2, 0, 1)``), and become spec layers; layout ops (``Transpose``, and
 ``Reshape``/``Squeeze``/``Unsqueeze`` that only add or drop axes of size 1) change the layout
 and add no layer; shape computations are evaluated, with the batch size kept symbolic.  Every
@@ -83,7 +83,8 @@ class OnnxReader:
     def run(self) -> Graph:
         """Read every node; returns the graph (raises :class:`ImportFailure` for what specc
         cannot express)."""
-        from specc.bridge.onnx_ops import HANDLERS
+        from specc.bridge import onnx_tensors  # noqa: F401  (registers every handler)
+        from specc.bridge.onnx_common import HANDLERS
 
         self.read_input()
         for node in self.onnx_graph.node:

@@ -82,7 +82,12 @@ class _Printer:
             value_text(slot.name, value, self.single)
             for slot, value in zip(call.block.params, call.args, strict=True)
         )
-        self.emit(depth, f"{call.block.name}({args})")
+        if call.residual:
+            self.emit(depth, "residual {")
+            self.emit(depth + 1, f"{call.block.name}({args})")
+            self.emit(depth, "}")
+        else:
+            self.emit(depth, f"{call.block.name}({args})")
 
     def sequence(self, sequence: list[TopItem], names: dict[int, str]) -> None:
         for item in sequence:
