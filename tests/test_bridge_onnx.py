@@ -25,6 +25,7 @@ from tests.bridge_compare import ONNX_INVISIBLE, differences, same_graph
 from tests.bridge_models import (
     keras_input,
     randomize_keras,
+    randomize_torch,
     to_keras_layout,
     to_torch_layout,
     vocab,
@@ -110,3 +111,24 @@ def test_export_and_import(spec, tmp_path, torch):
     with torch.no_grad():
         again = rebuilt(torch.from_numpy(x)).numpy()
     assert np.max(np.abs(again - _run(exported, x))) <= TOLERANCE
+
+
+@pytest.mark.parametrize("spec", ["cifar10_cnn", "features_tour", "gru_tagger", "separable_digits"])
+def test_onnx_import_weights_for_keras(spec, tmp_path, torch):
+    """``--weights x.weights.h5`` of an ONNX import: PyTorch's tensors ported to Keras's
+    layout (a channels-first flatten's dense rows, recurrent gates, depthwise kernels)."""
+    checked = check_spec(next(p for p in SPECS if p.stem == spec))
+    torch_model = load_emitted(checked, "torch", tmp_path).build_model().eval()
+    randomize_torch(torch_model)
+    weights = tmp_path / "weights.pt"
+    torch.save(torch_model.state_dict(), weights)
+    exported = tmp_path / "model.onnx"
+    export_onnx(checked, str(exported), weights=str(weights), verify=False)
+    imported = import_model(exported, "imported.spec")
+    keras_weights = tmp_path / "imported.weights.h5"
+    write_weights(imported, str(keras_weights))
+    rebuilt = load_emitted(imported.checked, "keras", tmp_path).build_model()
+    rebuilt.load_weights(keras_weights)
+    x = keras_input(checked.infos[0].shape, 3, vocab(checked))
+    expected = to_keras_layout(_run(exported, to_torch_layout(x)))
+    assert np.max(np.abs(np.asarray(rebuilt(x, training=False)) - expected)) <= TOLERANCE

@@ -16,7 +16,7 @@ import struct
 from decimal import Decimal
 from typing import Any
 
-from specc.layers import all_names, lookup
+from specc.layers import lookup
 
 # the short names the README and specs/ use
 SHORT_KINDS = {
@@ -190,12 +190,7 @@ def layer_line(kind: str, args: dict[str, Any], **options: Any) -> str:
 def usable_name(name: str) -> bool:
     """Whether a framework's layer name can be a spec's ``name=`` (and so a Keras layer name
     and a PyTorch attribute) as it is."""
-    return (
-        bool(NAME.match(name))
-        and not keyword.iskeyword(name)
-        and name not in RESERVED_NAMES
-        and name not in all_names()  # `relu name=relu` reads as a second activation
-    )
+    return bool(NAME.match(name)) and not keyword.iskeyword(name) and name not in RESERVED_NAMES
 
 
 def model_name(name: str, fallback: str = "model") -> str:
