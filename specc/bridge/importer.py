@@ -8,6 +8,7 @@ the original it came from (so that :mod:`specc.bridge.weights` can carry the wei
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,8 +96,10 @@ def import_model(path: str | Path, spec_name: str = "<imported>") -> Imported:
     names = _names(graph, checked, origin, sequence)
     text = draft
     if names:
-        text = spec_text(graph, blocks, sequence, names=names, header=header, single=single)
-        checked = _check(text, spec_name, graph, origin)
+        named = spec_text(graph, blocks, sequence, names=names, header=header, single=single)
+        # a name the spec refuses leaves specc's own names
+        with contextlib.suppress(SpecDoesNotCheck):
+            checked, text = _check(named, spec_name, graph, origin), named
     return Imported(graph, text, checked, origin, framework)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from specc.bridge.onnx_reader import OnnxReader, Unexpressible
+from specc.bridge.onnx_reader import Misfit, OnnxReader, Unexpressible
 from specc.bridge.onnx_values import (
     BATCH,
     Const,
@@ -43,7 +43,7 @@ def handles(*ops: str):
 def data_input(ins: list, what: str) -> Data:
     value = ins[0]
     if not isinstance(value, Data):
-        raise Unexpressible(what, "its input is not computed from the model's input")
+        raise Misfit(what, "its input is not computed from the model's input")
     return value
 
 

@@ -9,7 +9,7 @@ from specc.bridge.onnx_common import (
     data_input,
     handles,
 )
-from specc.bridge.onnx_reader import OnnxReader, Unexpressible
+from specc.bridge.onnx_reader import Misfit, OnnxReader, Unexpressible
 from specc.bridge.onnx_values import (
     Data,
 )
@@ -48,7 +48,7 @@ def softmax(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     data = data_input(ins, "Softmax")
     axis = attrs.get("axis", -1) % len(data.phys)
     if data.phys[axis] != len(data.shape) - 1:
-        raise Unexpressible("Softmax over an axis other than the channels")
+        raise Misfit("Softmax over an axis other than the channels")
     return _activation(r, node, data, "softmax", nonneg=True)
 
 

@@ -14,7 +14,7 @@ from specc.bridge.onnx_common import (
     handles,
 )
 from specc.bridge.onnx_pooling import apply_pads, pending_pads, spatial_pads
-from specc.bridge.onnx_reader import OnnxReader, Unexpressible
+from specc.bridge.onnx_reader import Misfit, OnnxReader, Unexpressible
 from specc.bridge.onnx_values import (
     BATCH,
     Data,
@@ -128,7 +128,7 @@ def crop(r: OnnxReader, node, data: Data, cuts: dict) -> list:
         for axis, (begin, end, step) in cuts.items():
             p = data.phys[axis]
             if p == "N" or p is None or p >= 2 or step != 1:
-                raise Unexpressible("Slice of a ConvTranspose other than a spatial crop")
+                raise Misfit("Slice of a ConvTranspose other than a spatial crop")
             offset, length = geometry[p]
             kept = range(length)[slice(begin, end)]
             geometry[p] = (offset + (kept.start if kept else 0), len(kept))
@@ -212,7 +212,7 @@ def batchnorm(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     if attrs.get("training_mode", 0):
         raise Unexpressible("BatchNormalization in training mode")
     if len(data.phys) < 2 or data.phys[1] != len(data.shape) - 1:
-        raise Unexpressible("BatchNormalization over an axis other than the channels")
+        raise Misfit("BatchNormalization over an axis other than the channels")
     scale, offset, mean, var = (r.const(v, node, "statistic") for v in ins[1:5])
     weights = {
         "weight": scale,
@@ -235,7 +235,7 @@ def layernorm(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     data = r.materialize(data_input(ins, "LayerNormalization"))
     axis = attrs.get("axis", -1) % len(data.phys)
     if axis != len(data.phys) - 1 or data.phys[axis] != len(data.shape) - 1:
-        raise Unexpressible("LayerNormalization over axes other than the channels")
+        raise Misfit("LayerNormalization over axes other than the channels")
     scale = r.const(ins[1], node, "scale")
     bias = r.const(ins[2], node, "bias") if len(ins) > 2 and ins[2] is not None else None
     weights = {"weight": scale}

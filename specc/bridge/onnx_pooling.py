@@ -14,7 +14,7 @@ from specc.bridge.onnx_common import (
     data_input,
     handles,
 )
-from specc.bridge.onnx_reader import OnnxReader, Unexpressible
+from specc.bridge.onnx_reader import Misfit, OnnxReader, Unexpressible
 from specc.bridge.onnx_values import (
     Data,
     Filled,
@@ -149,7 +149,7 @@ def pad(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         b, a = before.get(p, 0), after.get(p, 0)
         if axis_phys == "N" or axis_phys == spatial:
             if b or a:
-                raise Unexpressible("Pad of the batch or channel axis")
+                raise Misfit("Pad of the batch or channel axis")
             continue
     for s in range(spatial):
         p = image.phys.index(s)
@@ -174,7 +174,7 @@ def global_pool(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         keep = bool(attrs.get("keepdims", 1))
     spatial = {data.phys.index(a) for a in range(rank - 1) if a in data.phys}
     if rank < 2 or axes != spatial or len(spatial) != rank - 1:
-        raise Unexpressible(f"{node.op_type} over axes other than the spatial ones")
+        raise Misfit(f"{node.op_type} over axes other than the spatial ones")
     kind = (
         "globalavgpool" if "Mean" in node.op_type or "Average" in node.op_type else "globalmaxpool"
     )

@@ -107,12 +107,12 @@ class OnnxReader:
                 try:
                     outputs = handler(self, node, ins, attributes(node))
                 except Unexpressible as exc:
-                    if tainted:
+                    if tainted and isinstance(exc, Misfit):
                         outputs = [Poison(_first_data(ins))] * len(node.output)
                     else:
                         outputs = self.reject(node, exc.what, exc.why, data=ins)
-                if tainted:
-                    outputs = [Poison(o) if isinstance(o, Data) else Poison() for o in outputs]
+                if tainted:  # what follows a guess stays a guess
+                    outputs = [_tainted(o) for o in outputs]
             self.set_outputs(node, outputs)
         for check in self.after:
             check()
@@ -196,7 +196,7 @@ class OnnxReader:
         )
         shape = output_shape(layer, [d.shape for d in inputs])
         if shape is None:
-            raise Unexpressible(f"{layer.source} that specc's {kind} rules refuse", str(args))
+            raise Misfit(f"{layer.source} that specc's {kind} rules refuse", str(args))
         return self.graph.add(layer), shape
 
     def use(self, data: Data) -> None:
@@ -232,7 +232,7 @@ class OnnxReader:
             shape = (1,) * (rank - 1) + (data.shape[0],)
             index, _ = self.add(None, "reshape", {"shape": shape}, [data], name="")
             return Data(index, shape, channels_first(rank))
-        raise Unexpressible(
+        raise Misfit(
             "an op on a tensor in another layout",
             f"expected {rank}-d channels-first data, got a {len(data.phys)}-d tensor",
         )
@@ -282,6 +282,12 @@ class OnnxReader:
         return [Poison(_first_data(data or []))] * len(node.output)
 
 
+def _tainted(value: Value) -> Poison:
+    if isinstance(value, Poison):
+        return value
+    return Poison(value if isinstance(value, Data) else None)
+
+
 def _first_data(values: list) -> Data | None:
     return next((v for v in values if isinstance(v, Data)), None)
 
@@ -293,6 +299,11 @@ class Unexpressible(Exception):
         super().__init__(what)
         self.what = what
         self.why = why
+
+
+class Misfit(Unexpressible):
+    """An op whose input is not in the layout or shape it needs: after an unsupported op,
+    whose output the reader only guessed, not reported."""
 
 
 def attributes(node) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from specc.bridge.onnx_common import (
     handles,
     is_zero,
 )
-from specc.bridge.onnx_reader import OnnxReader, Unexpressible
+from specc.bridge.onnx_reader import Misfit, OnnxReader, Unexpressible
 from specc.bridge.onnx_values import (
     BATCH,
     Data,
@@ -25,7 +25,7 @@ RECURRENT_ORDER = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2)}  # torch gate block i
 def embedding(r: OnnxReader, node, table: np.ndarray, ids: Data) -> list:
     """``Gather(table, ids)``: an embedding of integer ids."""
     if table.ndim != 2 or len(ids.shape) != 1:
-        raise Unexpressible("Gather of a table by more than a sequence of ids")
+        raise Misfit("Gather of a table by more than a sequence of ids")
     args = {"vocab": int(table.shape[0]), "dim": int(table.shape[1])}
     index, shape = r.add(node, "embedding", args, [ids], {"weight": table.astype(np.float32)})
     return [Data(index, shape, (*ids.phys, 1))]
@@ -57,7 +57,7 @@ def recurrent(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     if op == "GRU" and not attrs.get("linear_before_reset", 0):
         raise Unexpressible("GRU with linear_before_reset=0", "Keras's GRU resets after")
     if len(data.shape) != 2 or data.phys != (0, "N", 1):
-        raise Unexpressible(f"{op} on a tensor in another layout")
+        raise Misfit(f"{op} on a tensor in another layout")
     for k in (4, 5, 6, 7):
         if len(ins) > k and ins[k] is not None and not (k in (5, 6) and is_zero(ins[k])):
             raise Unexpressible(f"{op} with sequence lengths, initial states or peepholes")

@@ -22,7 +22,7 @@ from specc.bridge.onnx_common import (
     known,
 )
 from specc.bridge.onnx_layers import crop
-from specc.bridge.onnx_reader import OnnxReader, Unexpressible
+from specc.bridge.onnx_reader import Misfit, OnnxReader, Unexpressible
 from specc.bridge.onnx_recurrent import embedding, last_step
 from specc.bridge.onnx_values import (
     BATCH,
@@ -137,9 +137,9 @@ def concat(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     parts = [r.materialize(v) for v in ins]
     first = parts[0]
     if any(p.phys != first.phys for p in parts):
-        raise Unexpressible("Concat of tensors in different layouts")
+        raise Misfit("Concat of tensors in different layouts")
     if first.phys[axis % len(first.phys)] != len(first.shape) - 1:
-        raise Unexpressible("Concat on an axis other than the channels")
+        raise Misfit("Concat on an axis other than the channels")
     index, shape = r.add(node, "concat", {}, parts)
     return [Data(index, shape, first.phys, nonneg=all(p.nonneg for p in parts))]
 
@@ -214,24 +214,24 @@ def reshape_data(r: OnnxReader, node, data: Data, target: list) -> Data:
     dense layers read (``nn.Flatten`` before ``nn.Linear``, which the spec's PyTorch code
     writes the same way)."""
     if None in target:
-        raise Unexpressible(f"{node.op_type} mixing the batch with other axes")
+        raise Misfit(f"{node.op_type} mixing the batch with other axes")
     same = squeeze_map(data, target)
     if same is not None:
         return data.with_(phys=same)
     if target.count(BATCH) != 1 or target[0] is not BATCH:
-        raise Unexpressible(f"{node.op_type} moving the batch axis")
+        raise Misfit(f"{node.op_type} moving the batch axis")
     shape = tuple(int(d) for d in target[1:])
     if len(shape) == 1 and len(data.shape) > 1:
         if not in_spec_order(data):
             if data.phys != channels_first(len(data.shape)):
-                raise Unexpressible(f"{node.op_type} of a tensor held in another layout")
+                raise Misfit(f"{node.op_type} of a tensor held in another layout")
             index, out = r.add(node, "flatten", {}, [data])
             r.after.append(lambda i=index: _check_chw_flatten(r, i))
             return Data(index, out, channels_last(1), nonneg=data.nonneg)
         index, out = r.add(node, "flatten", {}, [data])
         return Data(index, out, channels_last(1), nonneg=data.nonneg)
     if not in_spec_order(data):
-        raise Unexpressible(f"{node.op_type} of a tensor held in another layout")
+        raise Misfit(f"{node.op_type} of a tensor held in another layout")
     if all(d == 1 for d in shape[:-1]) and len(shape) > 1:
         # (N, C, 1, 1): read as an image of 1x1 pixels, channels first as PyTorch has it
         shape = (*shape[1:], shape[0]) if len(shape) > 1 else shape
@@ -315,7 +315,7 @@ def add(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     if all(isinstance(v, Data) for v in ins):
         parts = [r.materialize(v) for v in ins]
         if any(p.phys != parts[0].phys or p.shape != parts[0].shape for p in parts):
-            raise Unexpressible("Add of tensors of different shapes or layouts")
+            raise Misfit("Add of tensors of different shapes or layouts")
         index, shape = r.add(node, "add", {}, parts)
         return [Data(index, shape, parts[0].phys)]
     data = next((v for v in ins if isinstance(v, Data)), None)
