@@ -132,3 +132,33 @@ def test_onnx_import_weights_for_keras(spec, tmp_path, torch):
     x = keras_input(checked.infos[0].shape, 3, vocab(checked))
     expected = to_keras_layout(_run(exported, to_torch_layout(x)))
     assert np.max(np.abs(np.asarray(rebuilt(x, training=False)) - expected)) <= TOLERANCE
+
+
+@pytest.mark.parametrize("spec", ["features_tour", "lstm_text", "separable_digits"])
+def test_import_of_pytorchs_own_export(spec, tmp_path, torch):
+    """``torch.onnx.export(..., optimize=False)`` as a user runs it: PyTorch's raw graph (zero
+    biases computed with Expand, elu as elu(x * 1) * 1, TensorFlow's `same` average as a
+    division by the padded ones) reads back to the same graph and outputs."""
+    checked = check_spec(next(p for p in SPECS if p.stem == spec))
+    model = load_emitted(checked, "torch", tmp_path).build_model().eval()
+    randomize_torch(model)
+    x = torch.from_numpy(to_torch_layout(keras_input(checked.infos[0].shape, 2, vocab(checked))))
+    exported = tmp_path / "raw.onnx"
+    program = torch.onnx.export(
+        model,
+        (x,),
+        dynamo=True,
+        optimize=False,
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        verbose=False,
+    )
+    program.save(str(exported))
+    imported = import_model(exported, "imported.spec")
+    original, back = to_document(checked), to_document(imported.checked)
+    assert same_graph(original, back, ONNX_INVISIBLE), differences(original, back, ONNX_INVISIBLE)
+    state = tmp_path / "imported.pt"
+    write_weights(imported, str(state))
+    rebuilt = load_emitted(imported.checked, "torch", tmp_path).build_model().eval()
+    rebuilt.load_state_dict(torch.load(state, weights_only=True))
+    with torch.no_grad():
+        assert np.max(np.abs(rebuilt(x).numpy() - model(x).numpy())) <= TOLERANCE
