@@ -220,3 +220,18 @@ def test_check_json_of_an_import_round_trip(tmp_path):
     document = json.loads(_cli("check", "--format", "json", str(spec)).stdout)
     original = json.loads(_cli("check", "--format", "json", "specs/tiny_inception.spec").stdout)
     assert document["totals"]["params"] == original["totals"]["params"] == 7457
+
+
+def test_what_changes_only_training_is_a_warning(tmp_path):
+    vector = (16,)
+    layers = [
+        input_layer("features", vector),
+        keras_layer("Dropout", "drop", [("features", vector)], rate=0.2, noise_shape=[None, 1]),
+        keras_layer("Dense", "scores", [("drop", vector)], units=3),
+    ]
+    model = write_keras_config(tmp_path / "m.keras", layers, "scores")
+    spec = tmp_path / "m.spec"
+    result = _cli("import", str(model), "-o", str(spec))
+    assert result.returncode == 0
+    assert "specc: warning: drop (Dropout): its noise_shape [None, 1] is left out" in result.stderr
+    assert "dropout 0.2 name=drop" in spec.read_text()

@@ -86,6 +86,8 @@ def import_command(args) -> int:
     except SpecDoesNotCheck as exc:
         print(f"specc: internal error: {exc}; this is a bug in specc", file=sys.stderr)
         return ExitCode.INTERNAL
+    for warning in imported.graph.warnings:
+        print(f"specc: warning: {warning}", file=sys.stderr)
     if args.weights:
         status = _write_weights(imported, args)
         if status:

@@ -71,6 +71,8 @@ class Graph:
     name: str
     layers: list[Layer] = field(default_factory=list)
     output: int = -1
+    # what the spec leaves out that changes only training (said, not refused)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, layer: Layer) -> int:
         """Append ``layer``; returns its index."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from specc.bridge.blocks import CallItem, RepeatItem, find_blocks, top_leaves
@@ -41,7 +41,6 @@ class Imported:
     checked: CheckedModel
     origin: list[int]
     framework: str
-    warnings: list[str] = field(default_factory=list)
 
 
 def file_format(path: str | Path) -> str:

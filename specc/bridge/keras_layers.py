@@ -27,6 +27,15 @@ ACTIVATION_NAMES = {a: a for a in ACTIVATIONS} | {"swish": "silu", "linear": Non
 
 Converter = Callable[[dict, list[tuple], str], list[tuple[str, dict]]]
 CONVERTERS: dict[str, Converter] = {}
+# what a converted layer leaves out that changes only training, said as a warning
+CAVEATS: dict[str, Callable[[dict], str | None]] = {
+    "Dropout": lambda cfg: (
+        f"its noise_shape {cfg['noise_shape']} is left out: the same at inference, but in "
+        "training the spec's dropout drops single values"
+        if cfg.get("noise_shape")
+        else None
+    ),
+}
 
 
 def converter(*names: str):

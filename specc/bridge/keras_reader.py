@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from specc.bridge.graph import Graph, ImportFailure, Layer, NotAModel, Unsupported
-from specc.bridge.keras_layers import CONVERTERS, Rejected
+from specc.bridge.keras_layers import CAVEATS, CONVERTERS, Rejected
 from specc.bridge.simplify import output_shape
 from specc.bridge.spec_text import model_name
 
@@ -156,6 +156,9 @@ class _Reader:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             self.unsupported.add(f"{cls} with an unexpected config", name, str(exc))
             return
+        caveat = CAVEATS.get(cls, lambda _: None)(config)
+        if caveat:
+            self.graph.warnings.append(f"{name} ({cls}): {caveat}")
         current = inputs
         for k, (kind, args) in enumerate(produced):
             layer_name = name if k == 0 else ""

@@ -242,27 +242,26 @@ def reshape_data(r: OnnxReader, node, data: Data, target: list) -> Data:
 
 
 def _check_chw_flatten(r: OnnxReader, index: int) -> None:
-    """A channels-first flatten must feed dense layers only (through elementwise layers), as
-    the spec's PyTorch code then flattens the same way."""
+    """A channels-first flatten must feed dense layers and only them (through elementwise
+    layers): the spec's PyTorch code then flattens the same way (``nn.Flatten``, see
+    :func:`specc.emit.planning.feeds`)."""
     from specc.bridge.graph import ELEMENTWISE
 
     users = r.graph.consumers()
-    stack, seen = list(users[index]), set()
+    kinds: set[str] = set()
+    stack = list(users[index])
     while stack:
         i = stack.pop()
-        if i in seen:
-            continue
-        seen.add(i)
-        kind = r.graph.layers[i].kind
-        if kind in ELEMENTWISE:
+        if r.graph.layers[i].kind in ELEMENTWISE:
             stack += users[i]
-        elif kind != "dense":
-            r.unsupported.add(
-                "a channels-first flatten read by other than dense layers",
-                r.graph.layers[index].name or "flatten",
-                "specc's flatten orders features H, W, C",
-            )
-            return
+        else:
+            kinds.add(r.graph.layers[i].kind)
+    if kinds != {"dense"}:
+        r.unsupported.add(
+            "a channels-first flatten read by other than dense layers",
+            r.graph.layers[index].name or "flatten",
+            "specc's flatten orders features H, W, C",
+        )
 
 
 @handles("Transpose")
