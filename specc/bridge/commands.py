@@ -97,7 +97,7 @@ def import_command(args) -> int:
     else:
         atomic_write(args.output, imported.text)
     totals = imported.checked.totals()
-    where = "stdout" if to_stdout else args.output
+    where = "the spec to stdout" if to_stdout else args.output
     print(
         f"wrote {where} ({imported.checked.model.name}: {len(imported.checked.model.nodes)} "
         f"layers, {totals['params']:,} parameters)",

@@ -76,8 +76,6 @@ def export_onnx(
 ) -> Exported:
     """Write the spec's model to ``output`` as ONNX; raises :class:`ExportError` (nothing is
     written) when the exporter fails or ONNX Runtime disagrees with PyTorch."""
-    import torch
-
     from specc.bridge.files import write_bytes
     from specc.bridge.weights import load_into_torch
     from specc.port_weights import load_emitted
@@ -87,7 +85,10 @@ def export_onnx(
         if weights:
             load_into_torch(checked, model, weights)
         proto = _export(checked, model, opset)
-    data = proto.SerializeToString()
+    try:
+        data = proto.SerializeToString()
+    except ValueError as exc:  # protobuf refuses messages above 2 GB
+        raise ExportError(f"the model does not fit in one ONNX file: {_first_line(exc)}") from None
     difference = None
     if verify:
         difference = _compare(checked, model, data)
@@ -96,7 +97,6 @@ def export_onnx(
                 f"ONNX Runtime's output differs from PyTorch's by {difference:.3g} "
                 f"(more than {TOLERANCE}); nothing was written"
             )
-    del torch
     write_bytes(output, data)
     return Exported(output, opset, len(proto.graph.node), difference)
 
