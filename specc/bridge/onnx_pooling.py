@@ -22,10 +22,9 @@ from specc.bridge.onnx_values import (
 )
 from specc.bridge.padding import express
 
-# -- layers ----------------------------------------------------------------------------------------
-
 
 def spatial_pads(attrs: dict, dims: int) -> tuple[list[int], list[int]]:
+    """A Conv's or pool's own ``pads`` as (before, after) per spatial axis."""
     if attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unexpressible(f"auto_pad={attrs['auto_pad']}")
     pads = list(attrs.get("pads", [0] * (2 * dims)))
@@ -111,6 +110,7 @@ def pool(r: OnnxReader, node, ins: list, attrs: dict) -> list:
 
 
 def onnx_pads(before: list[int], after: list[int]) -> tuple:
+    """Pads per spatial axis in ONNX's order: every axis's start, then every axis's end."""
     return tuple(before) + tuple(after)
 
 
@@ -131,6 +131,8 @@ def pad(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         if axes_value is None
         else [int(a) % rank for a in r.const(axes_value, node, "axes")]
     )
+    if not any(pads):
+        return [value]
     half = len(pads) // 2
     before = {a: pads[i] for i, a in enumerate(axes)}
     after = {a: pads[half + i] for i, a in enumerate(axes)}
@@ -144,15 +146,12 @@ def pad(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         data = r.materialize(data)
     spatial = len(data.shape) - 1
     image = r.image(data, spatial + 1) if spatial >= 1 else data
+    for p, axis in enumerate(image.phys):
+        if axis in ("N", spatial) and (before.get(p, 0) or after.get(p, 0)):
+            raise Misfit("Pad of the batch or channel axis")
     per_axis = []
-    for p, axis_phys in enumerate(image.phys):
-        b, a = before.get(p, 0), after.get(p, 0)
-        if axis_phys == "N" or axis_phys == spatial:
-            if b or a:
-                raise Misfit("Pad of the batch or channel axis")
-            continue
-    for s in range(spatial):
-        p = image.phys.index(s)
+    for axis in range(spatial):
+        p = image.phys.index(axis)
         per_axis.append((before.get(p, 0), after.get(p, 0), fill_value))
     return [image.with_(pad=tuple(per_axis))]
 

@@ -163,7 +163,10 @@ def layer_words(
             if value not in (None, "linear"):
                 words.append(value)
             continue
-        if is_default(kind, key, value, args):
+        # a default that follows another parameter (a pool's stride is its size) is written
+        # when that parameter is a block's: each instance would otherwise get its own
+        follows_written = key == "stride" and "pool" in written
+        if is_default(kind, key, value, args) and not follows_written:
             continue
         if key in BARE_WORDS and value is True:
             words.append(key)
