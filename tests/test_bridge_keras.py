@@ -94,20 +94,20 @@ def test_keras_import_weights_as_a_state_dict(spec, tmp_path, keras):
 
 
 def test_a_block_writes_what_its_instances_share(tmp_path, keras):
-    """Two residual units that differ in their pool size but share a stride of 1: the block
+    """Two residual units that differ in their pool size but share a stride of 2: the block
     takes the pool size as a parameter and writes the stride, which would otherwise default
-    to each instance's own pool size."""
+    to each instance's own pool size (the first instance's stride is its pool size)."""
     from specc.compiler import check_text
 
     text = (
         "input 16x16x8\n"
-        "residual { maxpool 2 stride=1 padding=same }\nrelu\n"
-        "residual { maxpool 3 stride=1 padding=same }\nrelu\n"
+        "residual { maxpool 2 stride=2 padding=same } shortcut { avgpool 2 }\nrelu\n"
+        "residual { maxpool 3 stride=2 padding=same } shortcut { avgpool 2 }\nrelu\n"
         "globalavgpool\ndense 2\n"
     )
     checked = check_text(text, "pools.spec")
     saved = tmp_path / "pools.keras"
     save_config_only(load_emitted(checked, "keras", tmp_path).build_model(), saved)
     imported = import_model(saved, "imported.spec")
-    assert "maxpool pool stride=1 padding=same" in imported.text
+    assert "maxpool pool stride=2 padding=same" in imported.text
     assert same_graph(to_document(checked), to_document(imported.checked))
