@@ -1,10 +1,12 @@
-"""The ``specc`` command line: check, emit, graph, train, port-weights, layers, explain,
-lsp.
+"""The ``specc`` command line: check, emit, graph, train, port-weights, export, import,
+layers, explain, lsp.
 
-``check``, ``emit`` and ``graph`` import neither TensorFlow nor PyTorch; ``train`` and
-``port-weights`` import them lazily, only when run.  Exit status
-(:class:`specc.exit_codes.ExitCode`): 0 when every spec is valid, 1 when any spec has errors,
-2 for usage errors (bad flags, files that cannot be read or written), 3 for a bug in specc.
+``check``, ``emit`` and ``graph`` import neither TensorFlow nor PyTorch; ``train``,
+``port-weights`` and ``export`` import them lazily, only when run; ``import`` needs only onnx
+for an ONNX file, nothing for a ``.keras`` config, and a framework only for ``--weights``.
+Exit status (:class:`specc.exit_codes.ExitCode`): 0 when every spec is valid, 1 when any spec
+has errors, 2 for usage errors (bad flags, files that cannot be read or written), 3 for a bug
+in specc.
 """
 
 from __future__ import annotations
@@ -232,6 +234,32 @@ def cmd_port_weights(args: argparse.Namespace) -> int:
     return port_command(checked, args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """``specc export SPEC --format onnx -o FILE``: the model as an ONNX file."""
+    from specc.bridge.commands import BadUsage, export_command
+    from specc.report import render_diagnostics
+
+    checked = _read(args.spec)
+    if not checked.ok:
+        print(render_diagnostics(checked), file=sys.stderr)
+        return ExitCode.ERRORS
+    try:
+        return export_command(checked, args)
+    except BadUsage as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``specc import FILE [-o SPEC] [--weights FILE]``: a Keras or ONNX model as a spec."""
+    from specc.bridge.commands import BadUsage, import_command
+    from specc.bridge.graph import NotAModel
+
+    try:
+        return import_command(args)
+    except (BadUsage, NotAModel) as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
     """``specc graph SPEC [-o FILE]``: draw the model as SVG, PNG or DOT (stdout: SVG)."""
     from specc.diagram.output import PngUnavailable, choose_format, render, write_output
@@ -375,6 +403,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     port.add_argument("--to", dest="target", required=True, metavar="FILE")
     port.set_defaults(func=cmd_port_weights)
+
+    export = sub.add_parser("export", help="write the model as an ONNX file")
+    export.add_argument("spec", metavar="SPEC")
+    export.add_argument("--format", "-f", choices=("onnx",), default="onnx")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="the .onnx file")
+    export.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="weights of the emitted model: .pt state_dict, or Keras .weights.h5 / .keras "
+        "(default: freshly initialised)",
+    )
+    export.add_argument("--opset", type=int, default=20, help="ONNX opset, 18 to 23 (default 20)")
+    export.add_argument(
+        "--no-verify", action="store_true", help="skip comparing ONNX Runtime with PyTorch"
+    )
+    export.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="read a Keras .keras or ONNX model into a spec")
+    imp.add_argument("model", metavar="FILE", help="a .keras or .onnx model")
+    imp.add_argument("-o", "--output", metavar="SPEC", help="spec file to write (default: stdout)")
+    imp.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="also write the model's weights for the spec's emitted model: .weights.h5 (Keras) "
+        "or .pt (PyTorch)",
+    )
+    imp.set_defaults(func=cmd_import)
 
     graph = sub.add_parser("graph", help="draw the model: SVG, PNG or DOT")
     graph.add_argument("spec", metavar="SPEC")

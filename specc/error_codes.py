@@ -44,6 +44,7 @@ RANGES = {
     "W03": "implausible sizes",
     "W05": "the model's graph",
     "W06": "what a backend cannot express",
+    "E07": "importing models",
 }
 NOT_FROM_A_SPEC = "No spec alone raises this code:"
 ERRONEOUS_FENCE = "spec,error"

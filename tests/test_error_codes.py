@@ -29,6 +29,8 @@ OTHERWISE_TESTED = {
     "E0420": "test_e0420_is_what_train_reports_for_several_outputs",
     "E0112": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0113": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
+    "E0701": "test_e0701_names_every_layer_a_spec_cannot_express",
+    "E0702": "test_e0702_is_a_graph_that_is_not_a_nesting_of_merges",
 }
 
 
@@ -221,3 +223,37 @@ def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):
     monkeypatch.setattr(limits, "MAX_TOKENS", 100)
     codes = [d.code for d in check_text("relu\n" * 100, error_codes.EXAMPLE_FILE).diagnostics]
     assert codes == ["E0113"]
+def test_e0701_names_every_layer_a_spec_cannot_express(tmp_path):
+    from specc.bridge.graph import ImportFailure
+    from specc.bridge.importer import import_model
+    from tests.bridge_models import input_layer, keras_layer, write_keras_config
+
+    layers = [
+        input_layer("x", (16,)),
+        keras_layer("Dense", "hidden", [("x", (16,))], units=8),
+        keras_layer("Lambda", "mystery", [("hidden", (8,))]),
+        keras_layer("Dense", "out", [("mystery", (8,))], units=2),
+    ]
+    with pytest.raises(ImportFailure) as caught:
+        import_model(write_keras_config(tmp_path / "m.keras", layers, "out"))
+    assert caught.value.code == "E0701"
+    assert caught.value.notes == ("Lambda ×1: mystery",)
+
+
+def test_e0702_is_a_graph_that_is_not_a_nesting_of_merges(tmp_path):
+    from specc.bridge.graph import ImportFailure
+    from specc.bridge.importer import import_model
+    from tests.bridge_models import input_layer, keras_layer, write_keras_config
+
+    vector = (8,)
+    layers = [
+        input_layer("x", vector),
+        keras_layer("Dense", "a", [("x", vector)], units=8),
+        keras_layer("Dense", "b", [("x", vector)], units=8),
+        keras_layer("Add", "ab", [("a", vector), ("b", vector)]),
+        keras_layer("Add", "aba", [("ab", vector), ("a", vector)]),  # `a` is in both merges
+    ]
+    with pytest.raises(ImportFailure) as caught:
+        import_model(write_keras_config(tmp_path / "m.keras", layers, "aba"))
+    assert caught.value.code == "E0702"
+    assert "a (Dense)" in caught.value.message
