@@ -140,7 +140,7 @@ def _render_class(template, emitter: TorchEmitter, cls: TorchClass) -> str:
         init_lines=_fit_lines(cls.init, INDENT * 2),
         forward_lines=_fit_lines(cls.forward, INDENT * 2),
         init_groups=init_groups,
-        softmax_output=emitter.softmax_output(),
+        output_activation=emitter.output_activation(),
     )
 
 
@@ -169,12 +169,10 @@ def _describe(checked: CheckedModel, emitter: TorchEmitter, root: TorchClass) ->
         dims = str(shape[0])
     root.input_doc = f"{what}, Nx{dims}{layout}"
     out = checked.infos[model.output].shape
-    if emitter.softmax_output():
-        root.output_doc = f"class probabilities, Nx{out[-1]}"
-    else:
-        odims = "x".join(str(d) for d in (out[-1], *out[:-1]))
-        olayout = {3: " (NCHW)", 2: " (NCL)"}.get(len(out), "")
-        root.output_doc = f"outputs, Nx{odims}{olayout}"
+    what = {"softmax": "class probabilities", "sigmoid": "probabilities"}
+    odims = "x".join(str(d) for d in (out[-1], *out[:-1]))
+    olayout = {3: " (NCHW)", 2: " (NCL)"}.get(len(out), "")
+    root.output_doc = f"{what.get(emitter.output_activation(), 'outputs')}, Nx{odims}{olayout}"
 
 
 def _fit_lines(lines: list[str], indent: str) -> list[str]:

@@ -43,9 +43,18 @@ from specc.emit.torch_parts import (
     out_layout,
 )
 from specc.expand import name_clause_as_arg
+from specc.layers.activations import torch_call
 from specc.exprs import names_in, to_python
 from specc.plans import NO_DEFAULT, Ctor, TorchPlan, V
 from specc.syntax import Call, Statement
+
+
+# the output activations ``forward(x, logits=True)`` skips, and how the scores are recovered
+# when the activation is inside a block's class (Keras's own losses on probabilities)
+LOGIT_ACTIVATIONS = {
+    "softmax": "torch.log({x}.clamp_min(1e-7))",
+    "sigmoid": "torch.logit({x}, eps=1e-7)",
+}
 
 
 @dataclass
@@ -245,23 +254,30 @@ class TorchEmitter:
 
     def softmax_output(self) -> bool:
         """Whether the model ends in a softmax (``forward`` then returns probabilities)."""
+        return self.output_activation() == "softmax"
+
+    def output_activation(self) -> str | None:
+        """``softmax`` or ``sigmoid`` when the model ends in one (``forward(x, logits=True)``
+        then skips it: the scores the training losses expect), else None."""
         act = self.plans[self.model.output].activation
-        return act is not None and act.name == "softmax"
+        return act.name if act is not None and act.name in LOGIT_ACTIVATIONS else None
 
     def _model_output(self, cls: TorchClass, x: str) -> None:
         """The model class returns probabilities, and logits with ``logits=True``."""
-        if not self.softmax_output():
+        act = self.output_activation()
+        if act is None:
             cls.forward.append(f"return {x}")
             return
         cls.forward.append("if logits:")
         if self.model.nodes[self.model.output].scope == 0:
-            self.uses.add("F")
+            self.uses.add("F" if act == "softmax" else "torch")
             cls.forward.append(f"    return {x}")
-            cls.forward.append(f"return F.softmax({x}, dim=1)")
+            cls.forward.append(f"return {torch_call(act, x)}")
         else:
-            # the softmax is inside a block's class: Keras's own loss on probabilities
+            # the activation is inside a block's class: the scores recovered from it
             self.uses.add("torch")
-            cls.forward.append(f"    return torch.log({x}.clamp_min(1e-7))")
+            recover = LOGIT_ACTIVATIONS[act].format(x=x)
+            cls.forward.append(f"    return {recover}")
             cls.forward.append(f"return {x}")
 
     # -- statements -----------------------------------------------------------------------------
@@ -333,7 +349,7 @@ class TorchEmitter:
         out = self.model.output
         if (
             act is not None
-            and act.name == "softmax"
+            and act.name in LOGIT_ACTIVATIONS
             and out in nodes
             and self.model.nodes[out].scope == 0
         ):
