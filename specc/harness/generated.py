@@ -1,7 +1,8 @@
 """Datasets made on the spot, deterministic and offline, each with structure a model can learn:
 
-- ``shapes[:N]``: images of discs and squares on a noisy background, at the model's input
-  size, with their masks (0 background, 1 disc, 2 square): per-pixel segmentation;
+- ``shapes[:N]``: images of one or two discs (dimmer) and squares (brighter) on a noisy
+  background, at the model's input size, with their masks (0 background, 1 disc, 2 square):
+  per-pixel segmentation;
 - ``chunks[:N]``: token sequences tagged O, B or I: a token of 10..19 begins a chunk (B) when
   the token before it is not one, continues it (I) when it is; 0..9 are outside (O);
 - ``corpus[:N]``: English-like sentences from a small grammar, character by character, for
@@ -66,15 +67,17 @@ def shapes(name: str, shape: tuple[int, ...]):
     rows, cols = np.mgrid[0:h, 0:w]
     side = min(h, w)
     for i in range(total):
-        for _ in range(rng.integers(1, 4)):
+        for _ in range(rng.integers(1, 3)):
             label = int(rng.integers(1, 3))
-            radius = rng.uniform(0.1, 0.22) * side
+            radius = rng.uniform(0.14, 0.28) * side
             cy, cx = rng.uniform(radius, h - radius), rng.uniform(radius, w - radius)
             if label == 1:
                 inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
             else:
                 inside = (np.abs(rows - cy) <= radius * 0.85) & (np.abs(cols - cx) <= radius * 0.85)
-            colour = rng.uniform(0.5, 1.0, size=c).astype("float32")
+            # discs are the dimmer shapes, squares the brighter: shape and shade both tell
+            low, high = (0.45, 0.65) if label == 1 else (0.8, 1.0)
+            colour = rng.uniform(low, high, size=c).astype("float32")
             x[i][inside] = colour
             y[i][inside] = label
     x += rng.normal(0.0, 0.05, size=x.shape).astype("float32")

@@ -82,6 +82,7 @@ class MacroScore(keras.metrics.MeanIoU):
 
     def __init__(self, num_classes, which="f1", name=None, **kw):
         kw.setdefault("sparse_y_pred", False)
+        kw.setdefault("dtype", "float64")  # counts, exact to 2**53
         super().__init__(num_classes, name=name or which, **kw)
         self.which = which
 
@@ -100,7 +101,7 @@ class MacroScore(keras.metrics.MeanIoU):
         present = ops.cast(tp + fp + fn > 0, "float64")
         per_class = ops.divide_no_nan(num, den)
         value = ops.divide_no_nan(ops.sum(per_class * present), ops.sum(present))
-        return ops.cast(value, self.dtype if self.dtype != "int32" else "float32")
+        return ops.cast(value, "float32")
 
     def get_config(self):
         """What a saved model keeps of it."""
