@@ -90,9 +90,9 @@ def train_diagnostics(
     """What does not fit between the train section and the model (every check needs the
     output's shape: nothing is reported when it failed)."""
     out_node = model.nodes[model.output]
-    if model.output not in shapes or 0 not in shapes:
-        return []
     train = model.train
+    if model.output not in shapes or 0 not in shapes or train.span is None:
+        return []  # a model without a train section is not checked for training
     out_shape = shapes[model.output]
     activation = output_activation(model, params)
     int_input = getattr(params.get(0), "dtype", "float32") == "int"
@@ -111,8 +111,13 @@ def train_diagnostics(
             data_span=train.spans.get("data"),
             task=plan.task,
         )
-    found += _task_diagnostics(train, plan, activation, out_shape, out_node, int_input,
-                               input_span)  # fmt: skip
+    task_found = _task_diagnostics(train, plan, activation, out_shape, out_node, int_input,
+                                   input_span)  # fmt: skip
+    if any(d.code == "E0416" for d in task_found):  # the task's error says more than the data's
+        found = [d for d in found if d.code != "E0408"]
+    if any(d.code == "E0409" for d in found):  # the input's type is said once
+        task_found = [d for d in task_found if "token ids" not in d.message]
+    found += task_found
     found += _setting_diagnostics(train, plan, shapes[0], out_shape, out_node.name)
     return found
 
@@ -244,7 +249,7 @@ def _setting_diagnostics(train, plan, in_shape, out_shape, output_name):
                             help=f'write one number, or "{",".join(["0.5"] * channels)}"',
                         )
                     )
-    for output, loss, _args, _weight in train.losses:
+    for output, *_ in train.losses:
         if output != output_name:
             found.append(
                 error(
@@ -375,7 +380,9 @@ def dataset_diagnostics(
     if out_shape is None or want is None or not fits_input:
         return found
     vocabulary = task == "language_model"
-    if out_shape == want or (vocabulary and out_shape[:-1] == want[:-1] and out_shape[-1] >= want[-1]):
+    if out_shape == want or (
+        vocabulary and out_shape[:-1] == want[:-1] and out_shape[-1] >= want[-1]
+    ):
         return found
     what = {
         "binary": "two classes, one sigmoid unit",

@@ -61,6 +61,11 @@ def read_train(stmt: Statement | None, report: Report) -> TrainConfig:
     return _Reader(report).section(stmt)
 
 
+def _labels_of(loss: str) -> str:
+    """What a loss's labels are, in words."""
+    return LOSSES[LOSS_ALIASES.get(loss, loss)].labels
+
+
 def _detail_spans(key: str, item: Statement) -> dict[str, Span]:
     """Where the parts of a setting are written, for the checks against the model:
     ``loss.value`` (the loss's name), ``monitor.value``, ``metrics.NAME`` (each metric)."""
@@ -257,7 +262,7 @@ class _Reader:
                     span,
                     "the training harness does not implement this loss",
                     fixes=did_you_mean(span, written, close),
-                    help=f"did you mean `{close}`? (labels are {LOSSES[LOSS_ALIASES.get(close, close)].labels})"
+                    help=f"did you mean `{close}`? (labels are {_labels_of(close)})"
                     if close
                     else "the harness supports " + ", ".join(LOSSES),
                 )

@@ -70,10 +70,7 @@ LOSS_ARGS = {
     "huber": [{}, {"delta": 0.5}],
 }
 LOSS_CASES = [
-    (task, loss, args)
-    for task in CASES
-    for loss in TASKS[task].losses
-    for args in LOSS_ARGS[loss]
+    (task, loss, args) for task in CASES for loss in TASKS[task].losses for args in LOSS_ARGS[loss]
 ]
 
 
@@ -205,8 +202,13 @@ def test_weighted_losses_of_several_outputs_agree():
         {"head_a": torch.from_numpy(sa), "head_b": torch.from_numpy(sb)},
         {"head_a": torch.from_numpy(ya), "head_b": torch.from_numpy(yb)}))  # fmt: skip
     inputs = keras.Input((1,))
-    model = keras.Model(inputs, {"head_a": keras.layers.Dense(1, name="head_a")(inputs),
-                                 "head_b": keras.layers.Dense(3, name="head_b")(inputs)})
+    model = keras.Model(
+        inputs,
+        {
+            "head_a": keras.layers.Dense(1, name="head_a")(inputs),
+            "head_b": keras.layers.Dense(3, name="head_b")(inputs),
+        },
+    )
     losses, weights = keras_metrics.make_loss(terms, True)
     assert weights == {"head_a": 0.3, "head_b": 2.0}
     model.compile(loss=losses, loss_weights=weights)

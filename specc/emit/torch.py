@@ -43,11 +43,10 @@ from specc.emit.torch_parts import (
     out_layout,
 )
 from specc.expand import name_clause_as_arg
-from specc.layers.activations import torch_call
 from specc.exprs import names_in, to_python
+from specc.layers.activations import torch_call
 from specc.plans import NO_DEFAULT, Ctor, TorchPlan, V
 from specc.syntax import Call, Statement
-
 
 # the output activations ``forward(x, logits=True)`` skips, and how the scores are recovered
 # when the activation is inside a block's class (Keras's own losses on probabilities)

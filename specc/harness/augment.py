@@ -112,7 +112,7 @@ def _affine(x, shift, angle_degrees):
     angle about the centre; bilinear, zeros outside."""
     import numpy as np
 
-    n, h, w, c = x.shape
+    n, h, w, _ = x.shape
     theta = np.deg2rad(angle_degrees)[:, None, None]
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     ys, xs = np.meshgrid(np.arange(h, dtype="float64"), np.arange(w, dtype="float64"),
@@ -153,4 +153,3 @@ def normalise(x, stats):
         return x
     mean, std = stats
     return ((x - mean) / std).astype("float32")
-

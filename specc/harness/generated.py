@@ -175,7 +175,9 @@ def text_file(path: str, length: int, vocab: int | None, test_fraction: float):
     except IsADirectoryError:
         raise DataError(f"text:{path} is a folder, not a text file") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"text:{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise DataError(
+            f"text:{path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except OSError as exc:
         raise DataError(f"cannot read text:{path}: {exc.strerror or exc}") from None
     alphabet = "".join(sorted(set(text)))
@@ -192,4 +194,3 @@ def text_file(path: str, length: int, vocab: int | None, test_fraction: float):
         )
     cut = len(x) - max(1, round(len(x) * test_fraction))
     return (x[:cut], y[:cut], x[cut:], y[cut:]), alphabet
-

@@ -200,8 +200,8 @@ def train(config, settings, build_model, stop):
     verbose = 1 if sys.stdout.isatty() else 2
     callbacks = []
     if settings.tensorboard and lead:
-        callbacks.append(keras.callbacks.TensorBoard(str(out / TENSORBOARD_DIR),
-                                                     write_graph=False, profile_batch=0))  # fmt: skip
+        board = keras.callbacks.TensorBoard(str(out / TENSORBOARD_DIR), write_graph=False)
+        callbacks.append(board)
     records = Records(config, settings, out, lead, _versions())
     try:
         with stop.deferred():
@@ -242,7 +242,10 @@ def train(config, settings, build_model, stop):
                 )
             names = ("loss", *settings.metric_columns())
             replace_atomically(out / "model.keras", model.save)
-            model_files = ["model.keras", *(["best.keras"] if (out / "best.keras").exists() else [])]
+            model_files = [
+                "model.keras",
+                *(["best.keras"] if (out / "best.keras").exists() else []),
+            ]
             resumed = saved["epoch"] if saved is not None else None
             final = records.finish(rows, {k: v for k, v in test.items() if k in names}, device,
                                    resumed, settings.nproc, model_files, monitor,

@@ -87,7 +87,9 @@ def zero_one(y, where: str, key: str, units: int) -> np.ndarray:
         got = "x".join(map(str, y.shape))
         raise DataError(f"{where}: {key} must be {units} label(s) of 0 or 1 per sample, not {got}")
     if y.size and not np.all((y == 0) | (y == 1)):
-        raise DataError(f"{where}: {key} must hold 0 or 1, not values like {y[(y != 0) & (y != 1)][0]}")
+        raise DataError(
+            f"{where}: {key} must hold 0 or 1, not values like {y[(y != 0) & (y != 1)][0]}"
+        )
     return y.astype("float32")
 
 

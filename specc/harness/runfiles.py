@@ -151,7 +151,7 @@ def run_info(config, settings, *, backend_versions, device, final, started, resu
         "optimizer_args": dict(settings.optimizer_args),
         "task": settings.task,
         "loss": settings.loss,
-        "metrics": list(settings.metric_columns()),
+        "metric_names": list(settings.metric_columns()),
         "schedule": settings.schedule,
         "schedule_args": dict(settings.schedule_args),
         "accumulate": settings.accumulate,

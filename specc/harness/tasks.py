@@ -45,7 +45,8 @@ class Task:
         """The last layer this task needs, in words: ``dense 1 sigmoid``-like advice."""
         shape = {1: "a vector", 2: "one vector per step (LxC)", 3: "one vector per pixel (HxWxC)"}
         acts = " or ".join(a or "no activation" for a in self.activations)
-        units = {"one": "1 unit", "several": "one unit per label", "classes": "one per class"}
+        units = {"one": "1 unit", "several": "one unit per label", "targets": "one unit per target",
+                 "classes": "one per class"}  # fmt: skip
         return f"{shape[self.rank]} of {units[self.units]}, with {acts}"
 
 
@@ -65,7 +66,7 @@ TASKS: dict[str, Task] = {
              ("binary_crossentropy",),
              ("accuracy", "auc", "precision", "recall", "f1"), ("accuracy",)),
         Task("regression", "numbers per sample", "one number per output unit",
-             1, (None,), "several",
+             1, (None,), "targets",
              ("mse", "mae", "huber"),
              ("mae", "mse", "rmse", "r2"), ("mae",)),
         Task("segment", "one class per pixel", "an HxW map of integer class indices per image",
@@ -193,7 +194,9 @@ def output_problem(task: Task, activation: str | None, out_shape: tuple[int, ...
     """What is wrong with a last layer (its activation and output shape) for ``task``, or
     None when it fits."""
     if len(out_shape) != task.rank:
-        return f"outputs {'x'.join(map(str, out_shape))}, but {task.name} needs {task.output_text()}"
+        return (
+            f"outputs {'x'.join(map(str, out_shape))}, but {task.name} needs {task.output_text()}"
+        )
     if activation not in task.activations:
         shown = activation or "no activation"
         return f"ends with {shown}, but {task.name} needs {task.output_text()}"

@@ -4,10 +4,11 @@ run as an unbroken one.
 It is one ``torch.save`` file, written atomically after every epoch: the model's and the
 optimizer's ``state_dict``, the epoch count, the history so far, the CPU and CUDA random
 states, the loop's state (the batch count, gradients accumulated but not yet applied, the
-monitor of early stopping and reduce-on-plateau) and the spec's sha256.  (The shuffle order is a function of the seed and the epoch, so
-it needs no state.)  It is read with ``weights_only=True`` (no pickled code runs) and checked
-before any training: a damaged file, another spec's checkpoint or one that does not fit the
-model is a :class:`RunError` naming the file.
+monitor of early stopping and reduce-on-plateau) and the spec's sha256.  (The shuffle
+order is a function of the seed and the epoch, so it needs no state.)  It is read with
+``weights_only=True`` (no pickled code runs) and checked before any training: a damaged file,
+another spec's checkpoint or one that does not fit the model is a :class:`RunError` naming
+the file.
 """
 
 from __future__ import annotations

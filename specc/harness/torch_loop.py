@@ -174,7 +174,7 @@ def train(config, settings, build_model, stop):
                 if actions["best"]:
                     best = copy.deepcopy(model.state_dict())
                     if lead:
-                        replace_atomically(out / "best.pt", lambda t: torch.save(best, t))
+                        _save(out / "best.pt", best)
                 if actions["lr"] is not None:
                     optimisation.plateau_lr = actions["lr"]
                 records.epoch(rows, epoch + 1, logs, time.time() - tick)
@@ -215,6 +215,10 @@ def train(config, settings, build_model, stop):
     if world > 1:
         torch.distributed.barrier()  # every process waits for the first's files, then all end
         torch.distributed.destroy_process_group()
+
+
+def _save(path: Path, weights) -> None:
+    replace_atomically(path, lambda tmp: torch.save(weights, tmp))
 
 
 def _best_weights(out: Path, monitor, state, model):

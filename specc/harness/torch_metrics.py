@@ -264,7 +264,12 @@ class R2(Stat):
 
     def result(self, totals) -> float:
         k = self.classes
-        sums, squares, residual, count = totals[:k], totals[k : 2 * k], totals[2 * k : 3 * k], totals[-1]
+        sums, squares, residual, count = (
+            totals[:k],
+            totals[k : 2 * k],
+            totals[2 * k : 3 * k],
+            totals[-1],
+        )
         values = []
         for s, q, r in zip(sums, squares, residual, strict=True):
             total = q - s * s / count if count else 0.0
