@@ -113,7 +113,8 @@ def _affine(x, shift, angle_degrees):
     import numpy as np
 
     n, h, w, _ = x.shape
-    theta = np.deg2rad(angle_degrees)[:, None, None]
+    # a positive angle turns the image anticlockwise as shown (rows grow downwards)
+    theta = -np.deg2rad(angle_degrees)[:, None, None]
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     ys, xs = np.meshgrid(np.arange(h, dtype="float64"), np.arange(w, dtype="float64"),
                          indexing="ij")  # fmt: skip
