@@ -179,7 +179,8 @@ def train(config, settings, build_model, stop):
                     optimisation.plateau_lr = actions["lr"]
                 records.epoch(rows, epoch + 1, logs, time.time() - tick)
                 if board is not None:
-                    board.log_epoch(epoch, logs, logs["lr"])
+                    updates = optimisation.batch_step // settings.accumulate
+                    board.log_epoch(epoch, logs, logs["lr"], updates)
                 records.announce(actions, epoch + 1, monitor)
                 if lead:
                     loop = {"optimisation": optimisation.state(), "monitor": dict(monitor.state)}

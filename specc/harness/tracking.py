@@ -16,7 +16,8 @@ when asked (``pip install 'specc[track]'``).
 
 TensorBoard: event files in ``RUN/tensorboard/train`` and ``RUN/tensorboard/validation``, per
 epoch, tagged as Keras's ``TensorBoard`` callback tags them (``epoch_loss``,
-``epoch_accuracy``, ..., ``epoch_learning_rate``): Keras writes them with that callback,
+``epoch_accuracy``, ..., ``epoch_learning_rate``; the validation values also as
+``evaluation_loss_vs_iterations``, ... against the optimizer's update count): Keras writes them with that callback,
 PyTorch with ``torch.utils.tensorboard.SummaryWriter``.
 """
 
@@ -119,13 +120,17 @@ class TorchBoard:
         self.train = SummaryWriter(str(root / "train"))
         self.validation = SummaryWriter(str(root / "validation"))
 
-    def log_epoch(self, epoch: int, logs: dict, lr: float) -> None:
-        """The epoch's values; ``epoch`` 0-based, as Keras's callback steps them."""
+    def log_epoch(self, epoch: int, logs: dict, lr: float, updates: int) -> None:
+        """The epoch's values; ``epoch`` 0-based, as Keras's callback steps them; the
+        validation values also against ``updates``, the optimizer's update count."""
         for name, value in logs.items():
             if name in ("lr", "seconds") or not _finite(value):
                 continue
             writer = self.validation if name.startswith("val_") else self.train
-            writer.add_scalar(f"epoch_{name.removeprefix('val_')}", float(value), epoch)
+            short = name.removeprefix("val_")
+            writer.add_scalar(f"epoch_{short}", float(value), epoch)
+            if name.startswith("val_"):
+                writer.add_scalar(f"evaluation_{short}_vs_iterations", float(value), updates)
         self.train.add_scalar("epoch_learning_rate", float(lr), epoch)
         self.train.flush()
         self.validation.flush()
