@@ -17,8 +17,8 @@ when asked (``pip install 'specc[track]'``).
 TensorBoard: event files in ``RUN/tensorboard/train`` and ``RUN/tensorboard/validation``, per
 epoch, tagged as Keras's ``TensorBoard`` callback tags them (``epoch_loss``,
 ``epoch_accuracy``, ..., ``epoch_learning_rate``; the validation values also as
-``evaluation_loss_vs_iterations``, ... against the optimizer's update count): Keras writes them with that callback,
-PyTorch with ``torch.utils.tensorboard.SummaryWriter``.
+``evaluation_loss_vs_iterations``, ... against the optimizer's update count): Keras writes
+them with that callback, PyTorch with ``torch.utils.tensorboard.SummaryWriter``.
 """
 
 from __future__ import annotations
