@@ -67,6 +67,8 @@ def configure(settings):
         return contextlib.nullcontext(), keras.backend.backend()
     import tensorflow as tf
 
+    # a cluster's strategy is made before anything else touches TensorFlow's runtime
+    cluster = cluster_strategy(tf) if multi_worker() else None
     gpus = tf.config.list_physical_devices("GPU")
     try:
         if settings.device == "cpu" and gpus:
@@ -88,13 +90,32 @@ def configure(settings):
         tf.config.experimental.enable_op_determinism()  # --seed gives the same run twice
     if settings.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    if multi_worker():
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if cluster is not None:
         task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
-        return strategy.scope(), f"worker {task.get('index', 0)} of {strategy.num_replicas_in_sync}"
+        return cluster.scope(), f"worker {task.get('index', 0)} of {cluster.num_replicas_in_sync}"
     if settings.nproc > 1:
         return tf.distribute.MirroredStrategy(names).scope(), ", ".join(names)
     return contextlib.nullcontext(), names[0]
+
+
+def cluster_strategy(tf):
+    """``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``, with what Keras 3's ``fit`` asks of
+    it under several workers made to work: it reduces a whole data batch (a tuple) in one
+    call, and scalar logs along axis 0; this reduces each part, and scalars as scalars."""
+
+    class ClusterStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis=None):
+            if isinstance(value, (tuple, list)):
+                return type(value)(self.reduce(reduce_op, v, axis) for v in value)
+            if isinstance(value, dict):
+                return {k: self.reduce(reduce_op, v, axis) for k, v in value.items()}
+            if axis is not None:
+                local = self.experimental_local_results(value)
+                if local and getattr(getattr(local[0], "shape", None), "rank", None) == 0:
+                    axis = None
+            return super().reduce(reduce_op, value, axis)
+
+    return ClusterStrategy()
 
 
 def chief() -> bool:
