@@ -100,17 +100,8 @@ def test_two_keras_workers_train_as_one_process(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = [folder(tmp_path, f"worker{i}", "keras") for i in (0, 1)]
     single = folder(tmp_path, "single", "keras")
-    running = [
-        start(
-            workers[i],
-            extra_env={
-                "TF_CONFIG": json.dumps(
-                    {"cluster": cluster, "task": {"type": "worker", "index": i}}
-                )
-            },
-        )  # fmt: skip
-        for i in (0, 1)
-    ]
+    configs = [{"cluster": cluster, "task": {"type": "worker", "index": i}} for i in (0, 1)]
+    running = [start(workers[i], extra_env={"TF_CONFIG": json.dumps(configs[i])}) for i in (0, 1)]
     finish(start(single))
     for process in running:
         finish(process)
