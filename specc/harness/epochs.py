@@ -26,6 +26,7 @@ class Preprocess:
         self.augment = settings.augment if image and augment.active(settings.augment) else None
         self.stats = augment.statistics(settings.normalize, input_shape[-1]) if image else None
         self.seed = settings.seed
+        self._drawn = None  # ((epoch, count), parameters) of the last epoch drawn
 
     @property
     def per_epoch(self) -> bool:
@@ -40,6 +41,16 @@ class Preprocess:
         """The training samples of ``epoch``, in index order."""
         if self.augment is not None:
             x = augment.augment_epoch(x, self.augment, self.seed, epoch)
+        return augment.normalise(x, self.stats)
+
+    def training_batch(self, x, index, epoch: int, count: int):
+        """A batch of training samples (their indices ``index`` among ``count``) for
+        ``epoch``: what :meth:`training` gives those samples."""
+        if self.augment is not None:
+            if self._drawn is None or self._drawn[0] != (epoch, count):
+                self._drawn = ((epoch, count), augment.draw(self.augment, count, self.seed, epoch))
+            crop = int(self.augment.get("crop", 0))
+            x = augment.apply(x, self._drawn[1], index, crop)
         return augment.normalise(x, self.stats)
 
 

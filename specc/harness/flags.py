@@ -86,6 +86,7 @@ FLAGS = (
          str),
     Flag("--workers", "processes decoding a streamed image folder (0: in the training process)",
          int, default=0, low=0),
+    Flag("--stream", "read an image folder from disk batch by batch (automatic when large)"),
     Flag("--resume", "continue from the run folder's checkpoint"),
     Flag("--compile", "torch.compile / XLA jit_compile"),
     Flag("--mixed-precision", "bfloat16 compute (autocast / mixed_bfloat16)"),

@@ -26,6 +26,7 @@ from .datasets import inputs_of, load_dataset
 from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
 from .runfiles import remove_temporaries, replace_atomically
+from .streaming import open_stream
 from .tracking import TENSORBOARD_DIR
 
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -180,6 +181,41 @@ def fit_epoch(model, data, validation, settings, epoch, stop, verbose, callbacks
     )
 
 
+def stream_dataset(stream, split, epoch, settings, prep):
+    """A ``tf.data`` pipeline over a streamed split: the training split in ``epoch``'s order
+    (augmented for it), the others in index order; images decoded by a parallel map of
+    ``settings.workers`` threads (tf.data's choice for 0), batched, normalised, prefetched."""
+    import tensorflow as tf
+
+    count = stream.count(split)
+    if count == 0:
+        return None
+    order = np.arange(count) if epoch is None else epoch_order(count, settings.seed, epoch)
+    labels = tf.constant(stream.labels(split))
+    shape = tuple(stream.shape)
+
+    def decode(index):
+        image = tf.numpy_function(lambda i: stream.decode(split, int(i)), [index], tf.float32)
+        image.set_shape(shape)
+        return image, index
+
+    def finish(images, index):
+        def prepare(x, i):
+            if epoch is None:
+                return prep.evaluation(x).astype("float32")
+            return prep.training_batch(x, i, epoch, count).astype("float32")
+
+        images = tf.numpy_function(prepare, [images, index], tf.float32)
+        images.set_shape((None, *shape))
+        return images, tf.gather(labels, index)
+
+    parallel = settings.workers or tf.data.AUTOTUNE
+    dataset = tf.data.Dataset.from_tensor_slices(order.astype("int64"))
+    dataset = dataset.map(decode, num_parallel_calls=parallel, deterministic=True)
+    dataset = dataset.batch(settings.batch).map(finish)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 def current_rate(optimizer) -> float:
     """The rate the optimizer's next step uses (what Keras's TensorBoard callback logs)."""
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -196,16 +232,26 @@ def train(config, settings, build_model, stop):
         print(f"no checkpoint in {out}: starting from scratch", flush=True)
     scope, device = configure(settings)
     inputs = inputs_of(config)
-    data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
-    splits = data.splits
-    if inputs.ids:  # token ids: the dtype of the model's keras.Input
-        splits = tuple((x.astype("int32"), y) for x, y in splits)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
     prep = Preprocess(settings, config.input_shape)
-    x_val, x_test = prep.evaluation(x_val), prep.evaluation(x_test)
-    x_fixed = None if prep.per_epoch else prep.training(x_train, 0)
+    stream = open_stream(settings, inputs)
+    data = None
+    if stream is None:
+        data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
+        splits = data.splits
+        if inputs.ids:  # token ids: the dtype of the model's keras.Input
+            splits = tuple((x.astype("int32"), y) for x, y in splits)
+        (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+        x_val, x_test = prep.evaluation(x_val), prep.evaluation(x_test)
+        x_fixed = None if prep.per_epoch else prep.training(x_train, 0)
+        samples = len(x_train)
+        validation = (x_val, y_val) if len(x_val) else None
+        testing = (x_test, y_test) if len(x_test) else None
+    else:
+        samples = stream.count("train")
+        validation = stream_dataset(stream, "val", None, settings, prep)
+        testing = stream_dataset(stream, "test", None, settings, prep)
     remove_temporaries(out)
-    per_epoch = steps_per_epoch(len(x_train), settings.batch)
+    per_epoch = steps_per_epoch(samples, settings.batch)
     monitor = make_monitor(settings)
     done, rows = 0, []
     with scope:
@@ -217,7 +263,6 @@ def train(config, settings, build_model, stop):
             print(f"resuming after epoch {done} from {folder}", flush=True)
     lead = chief()
     best = _best_weights(out, monitor, saved, model)
-    validation = (x_val, y_val) if len(x_val) else None
     verbose = 1 if sys.stdout.isatty() else 2
     callbacks = []
     if settings.tensorboard and lead:
@@ -229,9 +274,16 @@ def train(config, settings, build_model, stop):
             for epoch in range(done, settings.epochs):
                 stop.check()
                 tick = time.time()
-                x_epoch = x_fixed if x_fixed is not None else prep.training(x_train, epoch)
-                history = fit_epoch(model, (x_epoch, y_train), validation, settings, epoch,
-                                    stop, verbose, callbacks)  # fmt: skip
+                if stream is not None:
+                    history = model.fit(
+                        stream_dataset(stream, "train", epoch, settings, prep),
+                        epochs=epoch + 1, initial_epoch=epoch, validation_data=validation,
+                        callbacks=[StopCheck(stop), *callbacks], verbose=verbose,
+                    )  # fmt: skip
+                else:
+                    x_epoch = x_fixed if x_fixed is not None else prep.training(x_train, epoch)
+                    history = fit_epoch(model, (x_epoch, y_train), validation, settings, epoch,
+                                        stop, verbose, callbacks)  # fmt: skip
                 logs = {key: values[-1] for key, values in history.history.items()}
                 logs["lr"] = current_rate(model.optimizer)
                 actions = monitor.end_epoch(epoch + 1, logs)
@@ -252,15 +304,12 @@ def train(config, settings, build_model, stop):
             if monitor.restore_best and best is not None:
                 model.set_weights(best)
             test = {}
-            if len(x_test):
-                test = model.evaluate(
-                    x_test,
-                    y_test,
-                    batch_size=settings.batch,
-                    verbose=0,
-                    callbacks=[StopCheck(stop)],
-                    return_dict=True,
-                )
+            if testing is not None and stream is None:
+                test = model.evaluate(*testing, batch_size=settings.batch, verbose=0,
+                                      callbacks=[StopCheck(stop)], return_dict=True)  # fmt: skip
+            elif testing is not None:
+                test = model.evaluate(testing, verbose=0, callbacks=[StopCheck(stop)],
+                                      return_dict=True)  # fmt: skip
             names = ("loss", *settings.metric_columns())
             replace_atomically(out / "model.keras", model.save)
             model_files = [
@@ -268,9 +317,10 @@ def train(config, settings, build_model, stop):
                 *(["best.keras"] if (out / "best.keras").exists() else []),
             ]
             resumed = saved["epoch"] if saved is not None else None
+            vocabulary = data.vocabulary if data is not None else None
             final = records.finish(rows, {k: v for k, v in test.items() if k in names}, device,
                                    resumed, settings.nproc, model_files, monitor,
-                                   data.vocabulary)  # fmt: skip
+                                   vocabulary)  # fmt: skip
     except Stopped as exc:
         exc.saved = saved_epochs(folder, done)
         records.abandon()

@@ -82,6 +82,7 @@ class Settings:
     track_uri: str | None = None
     tensorboard: bool = False
     workers: int = 0
+    stream: bool = False
     nnodes: int = 1
     node_rank: int = 0
     rdzv_endpoint: str | None = None
@@ -131,6 +132,7 @@ class Settings:
             track_uri=getattr(args, "track_uri", None),
             tensorboard=bool(getattr(args, "tensorboard", False)),
             workers=int(getattr(args, "workers", 0) or 0),
+            stream=bool(getattr(args, "stream", False)),
             nnodes=int(getattr(args, "nnodes", 1) or 1),
             node_rank=int(getattr(args, "node_rank", 0) or 0),
             rdzv_endpoint=getattr(args, "rdzv_endpoint", None),

@@ -25,8 +25,9 @@ from .datasets import inputs_of, load_dataset
 from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
 from .runfiles import remove_temporaries, replace_atomically
+from .streaming import open_stream
 from .torch_optim import make_optimizer
-from .torch_step import Optimisation, Step, evaluate, train_epoch
+from .torch_step import Optimisation, Step, evaluate, memory_batches, train_epoch
 from .tracking import TorchBoard
 
 __all__ = ["launch", "make_optimizer", "train"]
@@ -110,8 +111,11 @@ def train(config, settings, build_model, stop):
         print(f"no checkpoint in {out}: starting from scratch", flush=True)
     channels_last = device.type == "cuda" and len(config.input_shape) == 3
     torch.manual_seed(settings.seed)
-    data = load_dataset(settings.data, inputs_of(config), settings.data_dir,
-                        settings.validation_split)  # fmt: skip
+    inputs = inputs_of(config)
+    stream = open_stream(settings, inputs)
+    data = None
+    if stream is None:
+        data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
     prep = Preprocess(settings, config.input_shape)
     model = build_model().to(device)
     if channels_last:
@@ -122,11 +126,15 @@ def train(config, settings, build_model, stop):
         x = to_tensor(x, device, channels_last)
         return x, torch.from_numpy(y).to(x.device)
 
-    (x_train, y_train), val, test = data.splits
-    val_t, test_t = (tensors(prep.evaluation(x), y) for x, y in (val, test))
-    train_t = None if prep.per_epoch else tensors(prep.training(x_train, 0), y_train)
+    if stream is None:
+        (x_train, y_train), val, test = data.splits
+        val_t, test_t = (tensors(prep.evaluation(x), y) for x, y in (val, test))
+        train_t = None if prep.per_epoch else tensors(prep.training(x_train, 0), y_train)
+        samples = len(y_train)
+    else:
+        samples = stream.count("train")
     sampler = torch.utils.data.DistributedSampler(
-        range(len(y_train)), num_replicas=world, rank=rank, shuffle=True, seed=settings.seed
+        range(samples), num_replicas=world, rank=rank, shuffle=True, seed=settings.seed
     )
     local_batch = max(1, settings.batch // world)
     per_epoch = steps_per_epoch(len(sampler), local_batch)
@@ -152,6 +160,19 @@ def train(config, settings, build_model, stop):
         net = torch.compile(net)
     step = Step(settings, device, world, stop, config.output_activation == "sigmoid",
                 int(config.output_shape[-1]) if config.output_shape else 1)  # fmt: skip
+
+    def shard(split):  # this process's share of an evaluation split
+        if stream is not None:
+            return torch.arange(rank, stream.count(split), world)
+        return torch.arange(rank, len((val_t if split == "val" else test_t)[1]), world)
+
+    def evaluation(split):
+        if stream is not None:
+            return stream_batches(stream, split, shard(split), local_batch, settings, prep, None,
+                                  device, channels_last)  # fmt: skip
+        return memory_batches(val_t if split == "val" else test_t, shard(split), local_batch,
+                              device)  # fmt: skip
+
     records = Records(config, settings, out, lead, {"torch": torch.__version__})
     board = TorchBoard(out) if lead and settings.tensorboard else None
     try:
@@ -161,13 +182,17 @@ def train(config, settings, build_model, stop):
                 sampler.set_epoch(epoch)
                 order = torch.tensor(list(sampler), dtype=torch.int64)
                 progress = Progress(per_epoch, f"epoch {epoch + 1}/{settings.epochs}", lead)
-                if prep.per_epoch:
-                    train_t = tensors(prep.training(x_train, epoch), y_train)
-                totals = train_epoch(net, optimisation, train_t, order, local_batch, step,
-                                     progress)  # fmt: skip
+                if stream is not None:
+                    batches = stream_batches(stream, "train", order, local_batch, settings, prep,
+                                             epoch, device, channels_last)  # fmt: skip
+                else:
+                    if prep.per_epoch:
+                        train_t = tensors(prep.training(x_train, epoch), y_train)
+                    batches = memory_batches(train_t, order, local_batch, device)
+                totals = train_epoch(net, optimisation, batches, per_epoch, step, progress)
                 logs = step.mean(totals)
-                logs.update({f"val_{k}": v for k, v in
-                             evaluate(model, val_t, local_batch, step, rank).items()})  # fmt: skip
+                validated = evaluate(model, evaluation("val"), step)
+                logs.update({f"val_{k}": v for k, v in validated.items()})
                 logs["lr"] = optimisation.rate(optimisation.batch_step)
                 progress.close({k: v for k, v in logs.items() if k != "lr"})
                 actions = monitor.end_epoch(epoch + 1, logs)
@@ -194,13 +219,14 @@ def train(config, settings, build_model, stop):
                     break
             if monitor.restore_best and best is not None:
                 model.load_state_dict(best)
-            tested = evaluate(model, test_t, local_batch, step, rank)
+            tested = evaluate(model, evaluation("test"), step)
             if lead:
                 replace_atomically(out / "model.pt", lambda t: torch.save(model.state_dict(), t))
                 model_files = ["model.pt", *(["best.pt"] if (out / "best.pt").exists() else [])]
                 resumed = state["epoch"] if state is not None else None
+                vocabulary = data.vocabulary if data is not None else None
                 records.finish(rows, tested, str(device), resumed, world, model_files, monitor,
-                               data.vocabulary)  # fmt: skip
+                               vocabulary)  # fmt: skip
                 summary = " - ".join(f"test_{k} {v:.4f}" for k, v in tested.items())
                 print(
                     f"{summary}\nwrote {out}/ (model.pt, history.csv, curves.png, run.json)",
@@ -216,6 +242,45 @@ def train(config, settings, build_model, stop):
     if world > 1:
         torch.distributed.barrier()  # every process waits for the first's files, then all end
         torch.distributed.destroy_process_group()
+
+
+class StreamDataset(torch.utils.data.Dataset):
+    """The images of one split of a streamed folder, decoded when asked for."""
+
+    def __init__(self, stream, split):
+        self.stream, self.split = stream, split
+        self.labels = stream.labels(split)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.stream.decode(self.split, index), self.labels[index], index
+
+
+def _collate(items):
+    x, y, index = zip(*items, strict=True)
+    return np.stack(x), np.asarray(y), np.asarray(index)
+
+
+def stream_batches(stream, split, order, batch, settings, prep, epoch, device, channels_last):
+    """Batches of a streamed split in ``order``, decoded by ``settings.workers`` DataLoader
+    processes (augmented for ``epoch`` when training, normalised), moved to ``device``."""
+    loader = torch.utils.data.DataLoader(
+        StreamDataset(stream, split),
+        batch_size=batch,
+        sampler=[int(i) for i in order],
+        num_workers=settings.workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+    )
+    count = stream.count(split)
+    for x, y, index in loader:
+        x = prep.evaluation(x) if epoch is None else prep.training_batch(x, index, epoch, count)
+        xb = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield xb.to(device, non_blocking=True), torch.from_numpy(y).to(device)
 
 
 def _save(path: Path, weights) -> None:

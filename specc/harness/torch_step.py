@@ -144,22 +144,26 @@ class Step:
         return self.values(totals)
 
 
-def train_epoch(net, optimisation, data, order, batch, step, progress):
-    """One pass over ``order`` (this process's sample indices); returns the summed totals.
+def memory_batches(data, order, batch, device):
+    """Batches of the tensors ``data`` in ``order`` (indices), moved to ``device``."""
+    x, y = data
+    order = order.to(x.device)
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        yield x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+
+
+def train_epoch(net, optimisation, batches, steps, step, progress):
+    """One pass over ``batches`` (``steps`` of them: this process's share); returns the
+    summed totals.
 
     Raises :class:`Stopped` at a step where a stop was requested (alone: any step; under
     torchrun: the steps where the processes compare notes, so that all stop together).
     """
-    x, y = data
     net.train()
     totals = step.totals()
-    order = order.to(x.device)
-    steps = -(-len(order) // batch)
     show_every = max(1, steps // 20)
-    for i in range(steps):
-        idx = order[i * batch : (i + 1) * batch]
-        xb = x[idx].to(step.device, non_blocking=True)
-        yb = y[idx].to(step.device, non_blocking=True)
+    for i, (xb, yb) in enumerate(batches):
         scores = step.scores(net, xb)
         loss = step.loss(scores, yb)
         optimisation.backward(loss)
@@ -177,16 +181,12 @@ def train_epoch(net, optimisation, data, order, batch, step, progress):
 
 
 @torch.no_grad()
-def evaluate(model, data, batch, step, rank):
-    """Mean loss and metrics over ``data``, each process taking every ``world``-th sample."""
-    x, y = data
+def evaluate(model, batches, step):
+    """Mean loss and metrics over ``batches`` (this process's share), summed over the
+    processes."""
     model.eval()
     totals = step.totals()
-    shard = torch.arange(rank, len(x), step.world, device=x.device)
-    for start in range(0, len(shard), batch):
-        idx = shard[start : start + batch]
-        xb = x[idx].to(step.device, non_blocking=True)
-        yb = y[idx].to(step.device, non_blocking=True)
+    for xb, yb in batches:
         scores = step.scores(model, xb).float()
         step.add(totals, step.loss(scores, yb), scores, yb)
     return step.mean(totals)
