@@ -225,6 +225,17 @@ def _setting_diagnostics(train, plan, in_shape, out_shape, output_name):
             continue
         if key == "augment" and not active(train.augment):
             continue
+        if key == "augment" and plan.task == "segment":
+            found.append(
+                error(
+                    "E0418",
+                    "`augment` transforms the images but not their masks",
+                    train.spans[key],
+                    "a segmentation's masks would no longer fit its images",
+                    help="drop `augment` (augmenting masks with their images is not there yet)",
+                )
+            )
+            continue
         if not image:
             found.append(
                 error(

@@ -98,6 +98,7 @@ LABELS_3 = "input 10\ndense 3 softmax"
         ("schedule plateau factor=2", "E0404", None),
         ("early_stopping patience=2 wait=3", "E0411", None),
         ("augment rotate=10", "E0418", None),
+        ("augment flip=horizontal", "E0418", "input 8x8x1\nconv 2 1x1 softmax"),
         ("accumulate 0", "E0404", None),
     ],
 )
