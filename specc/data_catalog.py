@@ -12,8 +12,10 @@ from specc.harness.catalog import (
     OPEN_NAMES,
     OPEN_PREFIXES,
     DatasetInfo,
+    data_tasks,
     is_known_source,
     lookup,
+    source_names,
 )
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "OPEN_NAMES",
     "OPEN_PREFIXES",
     "DatasetInfo",
+    "data_tasks",
     "is_known_source",
     "lookup",
+    "source_names",
 ]

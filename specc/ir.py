@@ -127,6 +127,21 @@ class TrainConfig(BaseModel):
     metrics: tuple[str, ...] = ("accuracy",)
     seed: int = 0
     validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    # what the harness trains beyond the basics (specc/harness/tasks.py, schedules.py,
+    # augment.py hold the tables; specc/train_section.py reads them): None/empty = not set
+    task: str | None = None
+    loss_args: dict[str, float] = Field(default_factory=dict)
+    # one loss per named output: (output, loss, args, weight)
+    losses: tuple[tuple[str, str, dict[str, float], float], ...] = ()
+    metric_args: dict[str, dict[str, float]] = Field(default_factory=dict)
+    schedule: str | None = None
+    schedule_args: dict[str, float] = Field(default_factory=dict)
+    clip: dict[str, float] = Field(default_factory=dict)
+    accumulate: int = Field(default=1, gt=0)
+    early_stopping: dict[str, float] | None = None
+    monitor: str | None = None
+    augment: dict[str, Any] = Field(default_factory=dict)
+    normalize: dict[str, tuple[float, ...]] = Field(default_factory=dict)
     span: Span | None = None
     spans: dict[str, Span] = Field(default_factory=dict)
 

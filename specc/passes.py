@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from specc import data_catalog, limits
+from specc import limits
 from specc.diagnostics import (
     Diagnostic,
     Fix,
@@ -29,9 +29,9 @@ from specc.ir import Model, Node, RawArg, Shape
 from specc.layers import ShapeError, fmt_shape, lookup
 from specc.layers.base import prod
 from specc.source import SourceFile, Span
+from specc.train_checks import train_diagnostics
 
 BYTES_PER_VALUE = 4  # float32
-INT_DATA_HELP = 'train token ids on "npz:PATH" (integer x arrays) or synthetic'
 
 
 @dataclass(frozen=True)
@@ -394,91 +394,16 @@ def count(state: State) -> None:
         )
 
 
-def dataset_diagnostics(
-    info: data_catalog.DatasetInfo,
-    *,
-    int_input: bool,
-    in_shape: Shape | None,
-    out_shape: Shape | None,
-    input_span: Span,
-    shape_span: Span,
-    output_span: Span,
-    data_span: Span | None = None,
-    origin: str = "",
-) -> list[Diagnostic]:
-    """Errors for a named dataset that does not fit the model: integer ids on float data
-    (E0409), an input its samples do not fit (E0407), an output its classes do not (E0408).
-
-    ``data_span`` points at the train section's ``data`` line; ``origin`` says where the data
-    was named otherwise (``"from --data"`` for ``specc train``), and the help then suggests
-    another ``--data``.
-    """
-    where = f" ({origin})" if origin else ""
-    other = " or another --data" if origin else ""
-    if int_input:
-        if data_span is not None:
-            primary, label = data_span, f"{info.name}: float {info.kind}"
-            related: tuple = ((input_span, "integer ids declared here"),)
-        else:
-            primary, related = input_span, ()
-            label = f"integer ids, but {info.name}{where} holds float {info.kind}"
-        message = f"{info.name} holds float {info.kind}, but the model's input is integer token ids"
-        help_ = (
-            "train token ids with --data npz:PATH (integer x arrays) or --data synthetic"
-            if origin
-            else INT_DATA_HELP
-        )
-        return [error("E0409", message, primary, label, related=related, help=help_)]
-    found = []
-    named = ((data_span, f"data is {info.name}"),) if data_span else ()
-    if in_shape is not None and in_shape not in info.shapes:
-        fits = " or ".join(fmt_shape(s) for s in info.shapes)
-        found.append(
-            error(
-                "E0407",
-                f"input {fmt_shape(in_shape)} does not fit {info.name}, whose samples are {fits}",
-                shape_span,
-                f"{info.name}{where} needs {fits}",
-                related=named,
-                help=f"use `input {fmt_shape(info.shapes[0])}`{other}",
-                # only the spec's own input line can be edited (specc train passes the statement)
-                fixes=None
-                if origin
-                else did_you_mean(shape_span, fmt_shape(in_shape), fmt_shape(info.shapes[0])),
-            )
-        )
-    if out_shape is not None and out_shape != (info.classes,):
-        classes = ((data_span, f"{info.name}: {info.classes} classes"),) if data_span else ()
-        found.append(
-            error(
-                "E0408",
-                f"the last layer outputs {fmt_shape(out_shape)} but {info.name} has "
-                f"{info.classes} classes",
-                output_span,
-                f"outputs {fmt_shape(out_shape)}",
-                related=classes,
-                help=f"end the model with `dense {info.classes} softmax`{other}",
-            )
-        )
-    return found
-
-
-def check_data(state: State) -> None:
-    """The model's input and output must fit the dataset its train section names."""
-    train = state.model.train
-    info = data_catalog.lookup(train.data) if train.data else None
-    if info is None:
-        return
-    input_node, out_node = state.model.nodes[0], state.node(state.model.output)
-    state.diagnostics += dataset_diagnostics(
-        info,
-        int_input=getattr(state.params.get(0), "dtype", "float32") == "int",
-        in_shape=state.shapes.get(0),
-        out_shape=state.shapes.get(out_node.index),
+def check_train(state: State) -> None:
+    """The train section must fit the model: its dataset, task, loss, metrics and settings
+    (``specc/train_checks.py``)."""
+    input_node = state.model.nodes[0]
+    state.diagnostics += train_diagnostics(
+        state.model,
+        state.params,
+        state.shapes,
         input_span=input_node.span,
         shape_span=state.arg_spans.get(0, {}).get("shape", input_node.span),
-        output_span=out_node.span,
-        data_span=train.spans.get("data"),
     )
 
 
@@ -588,7 +513,7 @@ PASSES = (
     check_dtypes,
     infer_shapes,
     count,
-    check_data,
+    check_train,
     check_backends,
     check_sizes,
     check_unused,

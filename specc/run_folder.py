@@ -2,6 +2,7 @@
 
     RUN/
       <model>_<backend>.py   the model file, as `specc emit` writes it (build_model())
+      <model>.spec           the spec it was emitted from (a copy)
       config.json            what the spec decides (specc/harness/config.py describes it)
       train.py               the entry script: a copy of specc/harness/entry.py
       specc_harness/         the harness: byte-for-byte copies of specc/harness/*.py
@@ -20,7 +21,9 @@ from specc.compiler import CheckedModel
 from specc.fsutil import atomic_write
 from specc.harness.catalog import DEFAULT_DATA
 from specc.harness.config import CONFIG_NAME, ENTRY_NAME, PACKAGE_NAME, RunConfig, config_text
+from specc.harness.tracking import spec_copy_name
 from specc.layers import lookup
+from specc.train_checks import output_activation, resolve_training
 
 HARNESS_DIR = Path(specc.harness.__file__).resolve().parent
 ENTRY_SOURCE = "entry.py"  # copied as RUN/train.py rather than into the package
@@ -47,6 +50,8 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
     assert model is not None and checked.ok
     out_shape = checked.infos[model.output].shape
     train = model.train
+    activation = output_activation(model, checked.params)
+    plan = resolve_training(train, activation, out_shape)
     return RunConfig(
         spec_name=model.name,
         spec_file=checked.source.name.replace("\\", "/"),
@@ -56,19 +61,37 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
         input_shape=tuple(checked.infos[0].shape),
         input_dtype="int64" if _takes_ids(checked) else "float32",
         vocab_size=_input_vocab(checked),
-        num_classes=out_shape[0] if len(out_shape) == 1 else None,
-        output_activation=_output_activation(checked),
+        num_classes=out_shape[-1],
+        output_activation=activation,
+        output_shape=tuple(out_shape),
         train={
             "data": train.data or DEFAULT_DATA,
-            "loss": train.loss,
+            "task": plan.task,
+            "loss": plan.loss,
+            "loss_args": plan.loss_args,
+            "losses": [
+                {"output": o, "loss": n, "args": dict(a), "weight": w}
+                for o, n, a, w in train.losses
+            ],
             "optimizer": train.optimizer,
             "optimizer_args": dict(train.optimizer_args),
             "batch": train.batch_size,
             "epochs": train.epochs,
-            "metrics": list(train.metrics),
+            "metrics": list(plan.metrics),
+            "metric_args": plan.metric_args,
             "seed": train.seed,
             "validation_split": train.validation_split,
             "lr": train.learning_rate,
+            "schedule": train.schedule or "constant",
+            "schedule_args": dict(train.schedule_args),
+            "clip": dict(train.clip),
+            "accumulate": train.accumulate,
+            "early_stopping": dict(train.early_stopping)
+            if train.early_stopping is not None
+            else None,
+            "monitor": train.monitor,
+            "augment": dict(train.augment),
+            "normalize": {k: list(v) for k, v in train.normalize.items()},
         },
     )
 
@@ -89,21 +112,13 @@ def _input_vocab(checked: CheckedModel) -> int | None:
     return min(vocabs) if vocabs else None
 
 
-def _output_activation(checked: CheckedModel) -> str | None:
-    """The output layer's activation (``softmax``, ...), or None for none or linear."""
-    model = checked.model
-    assert model is not None
-    node = model.nodes[model.output]
-    kind, params = lookup(node.kind), checked.params.get(node.index)
-    act = kind.activation(params) if kind is not None and params is not None else None
-    return None if act in (None, "linear") else act
-
-
 def run_folder_files(checked: CheckedModel, backend: str, model_source: str) -> dict[str, str]:
     """Every file of the run folder by relative path, as text."""
+    config = run_config(checked, backend)
     files = {
         model_file_name(checked, backend): model_source,
-        CONFIG_NAME: config_text(run_config(checked, backend)),
+        spec_copy_name(config): checked.source.text,
+        CONFIG_NAME: config_text(config),
         ENTRY_NAME: (HARNESS_DIR / ENTRY_SOURCE).read_text(encoding="utf-8"),
     }
     files.update({f"{PACKAGE_NAME}/{name}": text for name, text in harness_sources().items()})

@@ -30,8 +30,8 @@ from specc.harness.config import CHECKPOINTS, CONFIG_NAME, ENTRY_NAME, read_conf
 from specc.harness.errors import EXIT_ERRORS, EXIT_USAGE, HarnessError
 from specc.harness.flags import problems, to_argv
 from specc.harness.lock import RunLock
-from specc.passes import dataset_diagnostics
 from specc.run_folder import run_config, write_run_folder
+from specc.train_checks import dataset_diagnostics, output_activation, resolve_training
 
 
 def resolve_data(checked: CheckedModel, override: str | None) -> str:
@@ -50,6 +50,10 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
     default = model.train.data is None and data == DEFAULT_DATA
     shape = checked.infos.get(first.index)
     out = checked.infos.get(last.index)
+    task = None
+    if out is not None:
+        activation = output_activation(model, checked.params)
+        task = resolve_training(model.train, activation, out.shape).task
     return dataset_diagnostics(
         info,
         int_input=getattr(checked.params.get(first.index), "dtype", "float32") == "int",
@@ -59,6 +63,7 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
         shape_span=first.span,
         output_span=last.span,
         origin="the default --data" if default else "from --data",
+        task=task,
     )
 
 
@@ -74,7 +79,7 @@ def harness_limits(checked: CheckedModel) -> list[Diagnostic]:
             second = model.nodes[nodes[1]]
             found.append(
                 error(
-                    "E0420",
+                    "E0422",
                     f"the training harness cannot train a model with several {what} yet",
                     second.name_span,
                     f"a second {what[:-1]}",

@@ -44,10 +44,10 @@ def test_explain_accepts_other_spellings(written):
 
 
 def test_an_unknown_code_is_a_usage_error_with_a_suggestion():
-    status, out, err = run_check(["explain", "E0413"])
+    status, out, err = run_check(["explain", "E0499"])
     assert status == ExitCode.USAGE
     assert out == ""
-    suggestion = re.fullmatch(r"specc: error: no error code E0413: did you mean (E\d{4})\?\n", err)
+    suggestion = re.fullmatch(r"specc: error: no error code E0499: did you mean (E\d{4})\?\n", err)
     assert suggestion, err
     assert suggestion.group(1) in codes()
 

@@ -342,8 +342,9 @@ def test_token_ids_refuse_float_data(tmp_path):
 
 def test_every_catalog_name_has_a_loader_whose_data_fits_the_catalog():
     """The catalogue ``specc check`` uses and the loaders agree: names, shapes, classes."""
-    assert set(datasets.LOADERS) == set(catalog.CATALOG)
-    for name in ("digits", "iris", "wine"):  # the bundled ones; mnist/cifar10 above
+    assert set(datasets.LOADERS) | set(datasets.GENERATED) == set(catalog.CATALOG)
+    assert not set(datasets.LOADERS) & set(datasets.GENERATED)
+    for name in ("digits", "iris", "wine", "breast_cancer"):  # mnist/cifar10 above
         info = catalog.CATALOG[name]
         for shape in info.shapes:
             load = loader(input_shape=shape, num_classes=info.classes)

@@ -26,7 +26,7 @@ FORMAT = "explanations/README.md"
 OTHERWISE_TESTED = {
     "E0220": "test_e0220_reports_a_schema_that_fails_outside_validation",
     "E0601": "test_e0601_is_what_emit_reports_for_the_backend_that_cannot",
-    "E0420": "test_e0420_is_what_train_reports_for_several_outputs",
+    "E0422": "test_e0422_is_what_train_reports_for_several_outputs",
     "E0112": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0113": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0701": "test_e0701_names_every_layer_a_spec_cannot_express",
@@ -206,12 +206,12 @@ def test_e0601_is_what_emit_reports_for_the_backend_that_cannot():
     assert backend_diagnostics(checked, "keras") == []
 
 
-def test_e0420_is_what_train_reports_for_several_outputs():
+def test_e0422_is_what_train_reports_for_several_outputs():
     from specc.training import harness_limits
 
     checked = check_text(lookup("W0501").corrected, error_codes.EXAMPLE_FILE)
     assert checked.ok
-    assert [d.code for d in harness_limits(checked)] == ["E0420"]
+    assert [d.code for d in harness_limits(checked)] == ["E0422"]
 
 
 def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):
@@ -223,6 +223,8 @@ def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):
     monkeypatch.setattr(limits, "MAX_TOKENS", 100)
     codes = [d.code for d in check_text("relu\n" * 100, error_codes.EXAMPLE_FILE).diagnostics]
     assert codes == ["E0113"]
+
+
 def test_e0701_names_every_layer_a_spec_cannot_express(tmp_path):
     from specc.bridge.graph import ImportFailure
     from specc.bridge.importer import import_model

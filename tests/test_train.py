@@ -122,11 +122,14 @@ def test_run_folder_and_seed_reproducibility(tmp_path, backend, model_file):
     train(backend, a, "--epochs", "2", "--seed", "3")
     train(backend, b, "--epochs", "2", "--seed", "3")
     train(backend, c, "--epochs", "2", "--seed", "4")
-    assert RUN_FILES | HARNESS_FILES | {model_file, f"digits_cnn_{backend}.py"} <= set(files(a))
+    best = "best.pt" if backend == "torch" else "best.keras"
+    assert RUN_FILES | HARNESS_FILES | {model_file, best, f"digits_cnn_{backend}.py"} <= set(
+        files(a)
+    )
     assert (a / "curves.png").read_bytes().startswith(b"\x89PNG")
     rows = history(a)
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert rows == history(b), "same seed, different run"
     assert rows != history(c), "a different seed changed nothing"
     info = json.loads((a / "run.json").read_text())

@@ -23,7 +23,8 @@ from specc.run_folder import HARNESS_DIR, run_config, write_run_folder
 from tests.test_train import DIGITS, env
 
 # what a harness module may import besides the standard library and its siblings
-THIRD_PARTY = {"numpy", "torch", "keras", "tensorflow", "sklearn", "matplotlib", "tqdm", "PIL"}
+THIRD_PARTY = {"numpy", "torch", "keras", "tensorflow", "sklearn", "matplotlib", "tqdm", "PIL",
+               "mlflow"}  # fmt: skip
 
 
 def digits_config(backend="torch"):
@@ -127,12 +128,12 @@ def test_config_round_trips_and_bad_files_are_named(tmp_path):
     document = json.loads(path.read_text())
     assert document["spec"]["sha256"] == original.spec_sha256 and len(original.spec_sha256) == 64
     assert document["input"] == {"shape": [8, 8, 1], "dtype": "float32", "vocab_size": None}
-    assert document["output"] == {"classes": 10, "activation": "softmax"}
+    assert document["output"] == {"shape": [10], "classes": 10, "activation": "softmax"}
     cases = [
         ("{", r"config\.json is not valid JSON \(line 1\)"),
-        (json.dumps({**document, "format": 9}), "has format 9; this harness reads format 1"),
+        (json.dumps({**document, "format": 9}), "has format 9; this harness reads format 2"),
         (json.dumps({**document, "backend": "jax"}), "unknown backend 'jax'"),
-        (json.dumps({**document, "train": {"data": "digits"}}), "train lacks loss"),
+        (json.dumps({**document, "train": {"data": "digits"}}), "train lacks task, loss"),
         (
             json.dumps({**document, "input": {**document["input"], "shape": [8, "8"]}}),
             "input.shape must be a list of positive sizes",

@@ -14,8 +14,8 @@ from specc.run_folder import run_config
 SETTINGS = {
     "adam": "lr=0.01 beta_1=0.8 beta_2=0.99 epsilon=0.000001 amsgrad=1 weight_decay=0.01",
     "adamw": "learning_rate=0.01 beta_1=0.8 beta_2=0.99 epsilon=0.000001 weight_decay=0.02",
-    "sgd": "lr=0.01 momentum=0.9 nesterov=1",
-    "rmsprop": "lr=0.01 rho=0.8 momentum=0.5 epsilon=0.000001 centered=1",
+    "sgd": "lr=0.01 momentum=0.9 nesterov=1 weight_decay=0.03",
+    "rmsprop": "lr=0.01 rho=0.8 momentum=0.5 epsilon=0.000001 centered=1 weight_decay=0.04",
 }
 
 
@@ -68,12 +68,13 @@ def test_torch_gets_every_argument(tmp_path, optimizer):
         assert group["betas"] == (0.8, 0.99) and group["eps"] == 1e-6
         assert group["weight_decay"] == (0.01 if optimizer == "adam" else 0.02)
         assert group["amsgrad"] is (optimizer == "adam")
-    elif optimizer == "sgd":
+    elif optimizer == "sgd":  # Keras's update rule (torch_optim.py), decoupled decay
         assert group["momentum"] == 0.9 and group["nesterov"] is True
+        assert group["weight_decay"] == 0.03
     else:
-        assert isinstance(opt, torch.optim.RMSprop)
-        assert group["alpha"] == 0.8 and group["momentum"] == 0.5
-        assert group["eps"] == 1e-6 and group["centered"] is True
+        assert group["rho"] == 0.8 and group["momentum"] == 0.5
+        assert group["epsilon"] == 1e-6 and group["centered"] is True
+        assert group["weight_decay"] == 0.04
 
 
 @pytest.mark.parametrize("optimizer", sorted(SETTINGS))
@@ -88,9 +89,10 @@ def test_keras_gets_every_argument(tmp_path, optimizer):
         assert opt.weight_decay == (0.01 if optimizer == "adam" else 0.02)
         assert opt.amsgrad is (optimizer == "adam")
     elif optimizer == "sgd":
-        assert opt.momentum == 0.9 and opt.nesterov is True
+        assert opt.momentum == 0.9 and opt.nesterov is True and opt.weight_decay == 0.03
     else:
         assert (opt.rho, opt.momentum, opt.epsilon, opt.centered) == (0.8, 0.5, 1e-6, True)
+        assert opt.weight_decay == 0.04
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ def _render_class(template, emitter: TorchEmitter, cls: TorchClass) -> str:
         forward_lines=_fit_lines(cls.forward, INDENT * 2),
         init_groups=init_groups,
         late_groups=late_groups,
-        softmax_output=emitter.softmax_output(),
+        logit_activations=emitter.logit_activations(),
     )
 
 
@@ -190,12 +190,10 @@ def _describe(checked: CheckedModel, emitter: TorchEmitter, root: TorchClass) ->
     ins = [_tensor(checked.infos[i].shape, ids) for i, ids in zip(model.inputs, ints, strict=True)]
     outs = []
     for o in model.outputs:
-        shape = checked.infos[o].shape
-        act = emitter.plans[o].activation
-        if act is not None and act.name == "softmax" and len(shape) == 1:
-            outs.append(f"class probabilities, Nx{shape[-1]}")
-        else:
-            outs.append(_tensor(shape, False).replace("images", "outputs", 1))
+        act = emitter.output_activation(o)
+        what = {"softmax": "class probabilities", "sigmoid": "probabilities"}.get(act)
+        text = _tensor(checked.infos[o].shape, False, what)
+        outs.append(text if what else text.replace("images", "outputs", 1))
     if len(ins) > 1:
         ins = [f"{model.nodes[i].name} ({text})" for i, text in zip(model.inputs, ins, strict=True)]
     if len(outs) > 1:
@@ -206,11 +204,13 @@ def _describe(checked: CheckedModel, emitter: TorchEmitter, root: TorchClass) ->
     )
 
 
-def _tensor(shape: tuple[int, ...], ids: bool) -> str:
+def _tensor(shape: tuple[int, ...], ids: bool, what: str | None = None) -> str:
+    """A tensor's description: token ids, or ``what`` (images, sequences, ... by rank) with
+    its channels-first dimensions."""
     if ids:
         return f"token ids, Nx{shape[0]}"
     dims = "x".join(str(d) for d in (shape[-1], *shape[:-1]))
-    what = {3: "images", 2: "sequences", 1: "vectors"}.get(len(shape), "tensors")
+    what = what or {3: "images", 2: "sequences", 1: "vectors"}.get(len(shape), "tensors")
     layout = {3: " (NCHW)", 2: " (NCL)"}.get(len(shape), "")
     return f"{what}, Nx{dims}{layout}"
 

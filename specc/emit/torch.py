@@ -44,8 +44,16 @@ from specc.emit.torch_parts import (
 )
 from specc.expand import name_clause_as_arg
 from specc.exprs import names_in, to_python
+from specc.layers.activations import torch_call
 from specc.plans import NO_DEFAULT, Ctor, TorchPlan, V
 from specc.syntax import Call, Statement
+
+# the output activations ``forward(x, logits=True)`` skips, and how the scores are recovered
+# when the activation is inside a block's class (Keras's own losses on probabilities)
+LOGIT_ACTIVATIONS = {
+    "softmax": "torch.log({x}.clamp_min(1e-7))",
+    "sigmoid": "torch.logit({x}, eps=1e-7)",
+}
 
 
 @dataclass
@@ -272,34 +280,37 @@ class TorchEmitter:
             cls.params.append((name, None))
             cls.values[name] = values
 
-    def softmax_output(self) -> bool:
-        """Whether the model ends in a softmax (``forward`` then returns probabilities)."""
-        return any(self._softmax(o) for o in self.model.outputs)
-
-    def _softmax(self, node: int) -> bool:
+    def output_activation(self, node: int) -> str | None:
+        """``softmax`` or ``sigmoid`` when output ``node`` ends in one (``forward(x,
+        logits=True)`` then skips it: the scores the training losses expect), else None."""
         act = self.plans[node].activation
-        return act is not None and act.name == "softmax"
+        return act.name if act is not None and act.name in LOGIT_ACTIVATIONS else None
+
+    def logit_activations(self) -> list[str]:
+        """The activations that ``logits=True`` skips, over every output, each once."""
+        found = (self.output_activation(o) for o in self.model.outputs)
+        return list(dict.fromkeys(a for a in found if a is not None))
 
     def _model_output(self, cls: TorchClass, scope: _Scope, result: Val) -> None:
         """The model class returns probabilities, and logits with ``logits=True``; several
         outputs as a tuple, in the order ``output`` names them."""
-        outs = []
+        logits, probs = [], []
         for node in self.model.outputs:
             val = scope.named.get(node, result)
-            outs.append((node, convert(val.var, val.rank, val.layout, FIRST)))
-        logits = [x for _, x in outs]
-        probs = []
-        for node, x in outs:
-            if not self._softmax(node):
+            x = convert(val.var, val.rank, val.layout, FIRST)
+            act = self.output_activation(node)
+            if act is None:
+                logits.append(x)
                 probs.append(x)
             elif self.model.nodes[node].scope == 0:
-                self.uses.add("F")
-                probs.append(f"F.softmax({x}, dim=1)")
+                self.uses.add("F" if act == "softmax" else "torch")
+                logits.append(x)
+                probs.append(torch_call(act, x))
             else:
-                # the softmax is inside a block's class: Keras's own loss on probabilities
+                # the activation is inside a block's class: the scores recovered from it
                 self.uses.add("torch")
+                logits.append(LOGIT_ACTIVATIONS[act].format(x=x))
                 probs.append(x)
-                logits[len(probs) - 1] = f"torch.log({x}.clamp_min(1e-7))"
         if logits != probs:
             cls.forward.append("if logits:")
             cls.forward.append(f"    return {', '.join(logits)}")
@@ -395,7 +406,7 @@ class TorchEmitter:
         outputs = [o for o in self.model.outputs if o in nodes]
         if (
             act is not None
-            and act.name == "softmax"
+            and act.name in LOGIT_ACTIVATIONS
             and outputs
             and self.model.nodes[outputs[0]].scope == 0
         ):

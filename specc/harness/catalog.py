@@ -1,4 +1,4 @@
-"""What is known about the named datasets without loading them: sample shapes and classes.
+"""What is known about the named datasets without loading them: sample shapes, classes, tasks.
 
 This is the one list of data sources.  ``specc check`` reads it (through
 ``specc.data_catalog``) to catch a spec whose input or output does not fit its data, the
@@ -13,14 +13,22 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A named dataset: the input shapes a spec may declare for it and its number of classes."""
+    """A named dataset: the input shapes a spec may declare for it, its number of classes
+    (labels, targets or tokens) and the tasks its labels are for (the first is the default).
+
+    A dataset generated at the model's size has no fixed ``shapes``: ``rank`` says what input
+    it fits (3: any HxWx1 or HxWx3 image; 1: a sequence of any length of token ids).
+    """
 
     name: str
     shapes: tuple[tuple[int, ...], ...]  # without the batch axis, in the spec's HxWxC order
     classes: int
     description: str
-    kind: str = "images"  # what the samples are: float "images" or "features"
+    kind: str = "images"  # what the samples are: float "images" or "features", or "ids"
     normalisation: str = "/ 255"
+    tasks: tuple[str, ...] = ("classify",)
+    rank: int = 0  # for a dataset made at the model's size: the rank of its input, else 0
+    vocab: int | None = None  # token ids are in [0, vocab)
 
 
 CATALOG: dict[str, DatasetInfo] = {
@@ -49,8 +57,68 @@ CATALOG: dict[str, DatasetInfo] = {
             "features",
             "standardised with the training split's mean and std",
         ),
+        DatasetInfo(
+            "breast_cancer",
+            ((30,),),
+            2,
+            "scikit-learn's breast cancer diagnosis, 30 features, malignant (0) or benign (1)",
+            "features",
+            "standardised with the training split's mean and std",
+            tasks=("binary", "classify"),
+        ),
+        DatasetInfo(
+            "diabetes",
+            ((10,),),
+            1,
+            "scikit-learn's diabetes progression, 10 features, one target (25 to 346)",
+            "features",
+            "standardised with the training split's mean and std; targets as they are",
+            tasks=("regression",),
+        ),
+        DatasetInfo(
+            "multilabel",
+            ((20,),),
+            5,
+            "scikit-learn's seeded multi-label generator: 20 count features, 5 labels",
+            "features",
+            "standardised with the training split's mean and std",
+            tasks=("multilabel",),
+        ),
         DatasetInfo("mnist", ((28, 28, 1), (784,)), 10, "MNIST handwritten digits, 28x28"),
         DatasetInfo("cifar10", ((32, 32, 3),), 10, "CIFAR-10 colour images, 32x32"),
+        DatasetInfo(
+            "shapes",
+            (),
+            3,
+            "generated images of discs and squares on a noisy background, with their masks "
+            "(0 background, 1 disc, 2 square), at the model's input size",
+            normalisation="in [0, 1]",
+            tasks=("segment",),
+            rank=3,
+        ),
+        DatasetInfo(
+            "chunks",
+            (),
+            3,
+            "generated token sequences tagged O (0), B (1) or I (2): a token of 10..19 begins "
+            "or continues a chunk, one of 0..9 is outside",
+            "ids",
+            "token ids in [0, 20)",
+            tasks=("tag",),
+            rank=1,
+            vocab=20,
+        ),
+        DatasetInfo(
+            "corpus",
+            (),
+            30,
+            "a generated English-like text (a small grammar), character by character",
+            "ids",
+            "character ids in [0, 30)",
+            tasks=("language_model",),
+            rank=1,
+            vocab=30,
+        ),
     )
 }
 
@@ -59,20 +127,37 @@ OPEN_SOURCES = {
     "synthetic[:N]": "random samples of the model's input shape (token ids for an int input)",
     "npz:PATH": "an .npz archive holding x_train, y_train, x_test and y_test",
     "folder:DIR": "one sub-folder of images per class (a plain folder path works too)",
+    "text:PATH": "any text file, character by character, for a language model",
 }
 OPEN_NAMES = ("synthetic",)
-OPEN_PREFIXES = ("npz:", "folder:", "synthetic:")
+OPEN_PREFIXES = ("npz:", "folder:", "synthetic:", "text:", "shapes:", "chunks:", "corpus:")
 # what a spec without a `data` setting trains on: bundled with scikit-learn, works offline
 DEFAULT_DATA = "digits"
+# sources whose labels are of one task whatever they hold
+PREFIX_TASKS = {"text:": ("language_model",)}
 
 
 def lookup(data: str) -> DatasetInfo | None:
-    """The catalog entry for a ``data`` value, or None for npz/folder/synthetic sources."""
-    return CATALOG.get(data)
+    """The catalog entry for a ``data`` value (``shapes:500`` is ``shapes``), or None for
+    npz/folder/synthetic/text sources."""
+    name, _, count = data.partition(":")
+    if count and (name not in CATALOG or CATALOG[name].rank == 0):
+        return None
+    return CATALOG.get(name)
+
+
+def data_tasks(data: str | None) -> tuple[str, ...]:
+    """The tasks the labels of ``data`` are for (empty when any may be)."""
+    if not data:
+        return ()
+    info = lookup(data)
+    if info is not None:
+        return info.tasks
+    return next((tasks for prefix, tasks in PREFIX_TASKS.items() if data.startswith(prefix)), ())
 
 
 def is_known_source(data: str) -> bool:
-    """True for catalog names and the open sources (``synthetic``, ``npz:PATH``, ``folder:DIR``)."""
+    """True for catalog names and the open sources (``synthetic``, ``npz:PATH``, ...)."""
     return data in CATALOG or data in OPEN_NAMES or data.startswith(OPEN_PREFIXES)
 
 

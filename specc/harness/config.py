@@ -4,17 +4,23 @@ specc writes it (``specc.run_folder.run_config``); the harness reads it here and
 the file's name, anything it cannot use.  Command-line flags override its ``train`` values.
 
     {
-      "format": 1,
+      "format": 2,
       "spec": {"name": "digits_cnn", "file": "specs/digits_cnn.spec", "sha256": "<64 hex>"},
       "backend": "torch",
       "model_file": "digits_cnn_torch.py",
       "input": {"shape": [8, 8, 1], "dtype": "float32", "vocab_size": null},
-      "output": {"classes": 10, "activation": "softmax"},
-      "train": {"data": "digits", "loss": "sparse_categorical_crossentropy",
+      "output": {"shape": [10], "classes": 10, "activation": "softmax"},
+      "train": {"data": "digits", "task": "classify",
+                "loss": "sparse_categorical_crossentropy", "loss_args": {}, "losses": [],
                 "optimizer": "adam", "optimizer_args": {"lr": 0.001}, "batch": 32,
-                "epochs": 20, "metrics": ["accuracy"], "seed": 0, "validation_split": 0.1,
-                "lr": 0.001}
+                "epochs": 20, "metrics": ["accuracy"], "metric_args": {}, "seed": 0,
+                "validation_split": 0.1, "lr": 0.001, "schedule": "constant",
+                "schedule_args": {}, "clip": {}, "accumulate": 1, "early_stopping": null,
+                "monitor": null, "augment": {}, "normalize": {}}
     }
+
+``losses`` (one entry per named output: output, loss, args, weight) is empty for a model
+with one output; ``monitor`` null means ``val_loss`` (``loss`` without validation data).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 from .backends import NAMES as BACKEND_NAMES
 from .errors import RunError
 
-FORMAT = 1
+FORMAT = 2
 CONFIG_NAME = "config.json"
 ENTRY_NAME = "train.py"  # the script that runs a run folder
 PACKAGE_NAME = "specc_harness"  # the harness's folder inside a run folder
@@ -36,15 +42,27 @@ CHECKPOINTS = {"torch": "checkpoint.pt", "keras": "checkpoint/state.json"}
 INPUT_DTYPES = ("float32", "int64")
 TRAIN_KEYS = {  # key: the types its value may have
     "data": (str,),
+    "task": (str,),
     "loss": (str,),
+    "loss_args": (dict,),
+    "losses": (list,),
     "optimizer": (str,),
     "optimizer_args": (dict,),
     "batch": (int,),
     "epochs": (int,),
     "metrics": (list,),
+    "metric_args": (dict,),
     "seed": (int,),
     "validation_split": (int, float),
     "lr": (int, float),
+    "schedule": (str,),
+    "schedule_args": (dict,),
+    "clip": (dict,),
+    "accumulate": (int,),
+    "early_stopping": (dict, type(None)),
+    "monitor": (str, type(None)),
+    "augment": (dict,),
+    "normalize": (dict,),
 }
 
 
@@ -63,11 +81,13 @@ class RunConfig:
     num_classes: int | None  # None when the output is not a vector of class scores
     output_activation: str | None
     train: dict[str, Any]
+    output_shape: tuple[int, ...] = ()  # without the batch axis, in the spec's order
 
     @property
     def probabilities(self) -> bool:
-        """True when the model outputs softmax probabilities (PyTorch: unless logits=True)."""
-        return self.output_activation == "softmax"
+        """True when the model outputs softmax or sigmoid probabilities (PyTorch: unless
+        ``logits=True``)."""
+        return self.output_activation in ("softmax", "sigmoid")
 
     def document(self) -> dict[str, Any]:
         """The JSON document of this configuration (what ``config.json`` holds)."""
@@ -81,7 +101,11 @@ class RunConfig:
                 "dtype": self.input_dtype,
                 "vocab_size": self.vocab_size,
             },
-            "output": {"classes": self.num_classes, "activation": self.output_activation},
+            "output": {
+                "shape": list(self.output_shape),
+                "classes": self.num_classes,
+                "activation": self.output_activation,
+            },
             "train": dict(self.train),
         }
 
@@ -146,6 +170,9 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
     activation = output.get("activation")
     if activation is not None:
         need(activation, (str,), "output.activation")
+    out_shape = need(output.get("shape"), (list,), "output.shape")
+    if not out_shape or not all(isinstance(d, int) and d > 0 for d in out_shape):
+        raise RunError(f"{where}: output.shape must be a list of positive sizes, not {out_shape}")
     missing = [key for key in TRAIN_KEYS if key not in train]
     if missing:
         raise RunError(f"{where}: train lacks {', '.join(missing)}")
@@ -163,4 +190,5 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
         num_classes=classes,
         output_activation=activation,
         train={key: train[key] for key in TRAIN_KEYS},
+        output_shape=tuple(out_shape),
     )

@@ -2,16 +2,21 @@
 
 The same numpy code for both backends, so that both see identical samples:
 
-- sources: the catalog's names (``digits``, ``iris``, ``wine``: scikit-learn; ``mnist``: idx
-  files; ``cifar10``: python batches), ``npz:PATH`` (x_train, y_train, x_test, y_test),
-  ``folder:DIR`` or a folder path (one sub-folder of images per class), ``synthetic[:N]``;
-- normalisation: digits / 16; mnist, cifar10, image folders and uint8 npz arrays / 255; iris
-  and wine standardised with the training split's mean and std; other npz arrays as stored;
-- splits: mnist, cifar10 and npz keep their test set, the others hold out a stratified 20%;
-  validation is a stratified fraction of the training part; the seed of every split is fixed
-  (0), independent of the training seed;
+- sources: the catalog's names (``digits``, ``iris``, ``wine``, ``breast_cancer``,
+  ``diabetes``, ``multilabel``: scikit-learn; ``mnist``: idx files; ``cifar10``: python
+  batches; ``shapes``, ``chunks``, ``corpus``: generated, ``generated.py``), ``npz:PATH``
+  (x_train, y_train, x_test, y_test), ``folder:DIR`` or a folder path (one sub-folder of
+  images per class), ``text:PATH`` (characters), ``synthetic[:N]``;
+- normalisation: digits / 16; mnist, cifar10, image folders and uint8 npz arrays / 255; the
+  tabular sets standardised with the training split's mean and std; other npz arrays as
+  stored;
+- labels: as each task takes them (``labels.py``);
+- splits: mnist, cifar10, npz and the generated sets keep their test set, the others hold out
+  20% (stratified for class labels); validation is a fraction of the training part
+  (stratified for class labels); the seed of every split is fixed (0), independent of the
+  training seed;
 - checks, before any training: numbers only (no strings or objects), finite values, as many
-  labels as samples, integer labels in [0, classes), samples that fit the model's input.
+  labels as samples, labels that fit the task and the model, samples that fit its input.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import catalog, formats
+from . import catalog, formats, generated
+from . import labels as labels_module
 from .errors import DataError
 
 SPLIT_SEED = 0  # fixed: every seed and both frameworks see the same splits
@@ -41,44 +47,85 @@ KIND_NAMES = {
 
 @dataclass(frozen=True)
 class Inputs:
-    """What the model takes and predicts: the samples' shape and dtype, the classes."""
+    """What the model takes and predicts: the samples' shape and dtype, the classes, the task
+    and the output's shape."""
 
     shape: tuple[int, ...]
     classes: int
     dtype: str = "float32"  # "int64" for token ids
     vocab: int | None = None  # token ids are in [0, vocab)
+    task: str = "classify"
+    output_shape: tuple[int, ...] | None = None  # None: (classes,)
 
     @property
     def ids(self) -> bool:
         """True when the model takes integer token ids."""
         return self.dtype != "float32"
 
+    @property
+    def out(self) -> tuple[int, ...]:
+        """The model's output shape (without the batch axis)."""
+        return tuple(self.output_shape) if self.output_shape else (self.classes,)
+
+
+def inputs_of(config) -> Inputs:
+    """The :class:`Inputs` of a run's configuration."""
+    return Inputs(
+        tuple(config.input_shape),
+        config.num_classes or 1,
+        config.input_dtype,
+        config.vocab_size,
+        config.train.get("task", "classify"),
+        tuple(config.output_shape) or None,
+    )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The splits of a source, and what the source says about itself (``vocabulary``: the
+    characters of a text source, by id)."""
+
+    train: tuple
+    val: tuple
+    test: tuple
+    vocabulary: str | None = None
+
+    @property
+    def splits(self):
+        """``(train, val, test)``, each ``(x, y)``."""
+        return self.train, self.val, self.test
+
 
 def load_data(name: str, inputs: Inputs, data_dir: str | None = None, validation_split=0.1):
     """``(x_train, y_train), (x_val, y_val), (x_test, y_test)`` for the model ``inputs``
-    describes: NHWC float32 samples (int64 token ids) and int64 labels, checked.
+    describes: NHWC float32 samples (int64 token ids) and labels as its task takes them
+    (``labels.py``), checked.
 
     Raises :class:`DataError` naming the source (and the file) when the data cannot be read
     or does not fit the model.
     """
+    return load_dataset(name, inputs, data_dir, validation_split).splits
+
+
+def load_dataset(name: str, inputs: Inputs, data_dir: str | None = None, validation_split=0.1):
+    """:func:`load_data`'s splits as a :class:`Dataset`, with what the source says."""
     name = str(name)
-    x_train, y_train, x_test, y_test = load_source(name, inputs, data_dir)
+    loaded = load_source(name, inputs, data_dir)
+    vocabulary = None
+    if len(loaded) == 2:  # a text source: the arrays and its characters
+        loaded, vocabulary = loaded
+    x_train, y_train, x_test, y_test = loaded
     for key, x, y in (("x_train", x_train, y_train), ("x_test", x_test, y_test)):
         check_samples(x, name, key)
         if len(x) != len(y):
             what = key.replace("x_", "y_")
             raise DataError(f"{name}: {key} has {len(x)} samples but {what} has {len(y)} labels")
     x_train, x_test = fit_shape(x_train, inputs.shape, name), fit_shape(x_test, inputs.shape, name)
-    y_train, y_test = labels(y_train, name, "y_train"), labels(y_test, name, "y_test")
+    y_train = labels_module.for_task(y_train, inputs.task, inputs.out, name, "y_train")
+    y_test = labels_module.for_task(y_test, inputs.task, inputs.out, name, "y_test")
     if len(y_train) == 0:
         raise DataError(f"{name}: no training samples")
-    top = int(max(y_train.max(initial=0), y_test.max(initial=0)))
-    if top >= inputs.classes:
-        raise DataError(
-            f"{name} has labels up to {top} but the model has {inputs.classes} outputs; "
-            f"end the model with `dense {top + 1} softmax`"
-        )
-    train, val = stratified_split(y_train, validation_split)
+    train, val = split(y_train, validation_split, inputs.task)
     x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
     if len(x_train) == 0:
         raise DataError(f"{name}: no training samples are left after the validation split")
@@ -86,27 +133,51 @@ def load_data(name: str, inputs: Inputs, data_dir: str | None = None, validation
         mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
         x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
     dtype = inputs.dtype
-    return (
+    return Dataset(
         (x_train.astype(dtype), y_train),
         (x_val.astype(dtype), y_val),
         (x_test.astype(dtype), y_test),
+        vocabulary,
     )
 
 
+def split(y: np.ndarray, fraction: float, task: str):
+    """Indices (keep, held_out) with ``fraction`` held out: stratified for class labels,
+    a seeded random choice otherwise."""
+    if labels_module.stratified(task):
+        return stratified_split(labels_module.class_of(y), fraction)
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
+    cut = round(len(y) * fraction)
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
 def load_source(name: str, inputs: Inputs, data_dir: str | None):
-    """The four arrays of a source, normalised but not yet checked or split."""
+    """The four arrays of a source, normalised but not yet checked or split (and the
+    vocabulary, for a text source)."""
     if name == "synthetic" or name.startswith("synthetic:"):
         return synthetic(name, inputs)
     if name.startswith("npz:") or (name.endswith(".npz") and os.path.isfile(name)):
         return load_npz(name.removeprefix("npz:"), inputs)
-    is_folder = name.startswith("folder:") or os.path.isdir(name)
-    if inputs.ids and (name in catalog.CATALOG or is_folder):
-        info = catalog.lookup(name)
-        what = info.kind if info else "images"
-        raise DataError(
-            f"{name} holds float {what} but the model takes integer token ids "
-            "(`input L dtype=int`): use npz:PATH with integer x arrays, or synthetic"
+    base = name.partition(":")[0]
+    info = catalog.lookup(name)
+    is_folder = name.startswith("folder:") or (info is None and os.path.isdir(name))
+    text = name.startswith("text:")
+    holds_ids = text or (info is not None and info.kind == "ids")
+    if inputs.ids != holds_ids and (info is not None or is_folder or text):
+        what = "token ids" if holds_ids else f"float {info.kind if info else 'images'}"
+        want = "integer token ids (`input L dtype=int`)" if inputs.ids else "floats"
+        hint = (
+            "use npz:PATH with integer x arrays, or synthetic"
+            if inputs.ids
+            else "declare `input L dtype=int` and an `embedding` after it"
         )
+        raise DataError(f"{name} holds {what} but the model takes {want}: {hint}")
+    if text:
+        return generated.text_file(
+            name.removeprefix("text:"), inputs.shape[0], inputs.vocab, TEST_FRACTION / 2
+        )
+    if base in GENERATED:
+        return GENERATED[base](name, inputs)
     if name in LOADERS:
         return LOADERS[name](name, data_dir)
     if is_folder:
@@ -120,14 +191,49 @@ def load_source(name: str, inputs: Inputs, data_dir: str | None):
     )
 
 
+def _shapes(name: str, inputs: Inputs):
+    return generated.shapes(name, inputs.shape)
+
+
+def _chunks(name: str, inputs: Inputs):
+    return generated.chunks(name, inputs.shape[0])
+
+
+def _corpus(name: str, inputs: Inputs):
+    if inputs.vocab is not None and inputs.vocab < len(generated.CORPUS_ALPHABET):
+        raise DataError(
+            f"{name} has {len(generated.CORPUS_ALPHABET)} characters but the model's "
+            f"vocabulary is {inputs.vocab}: make its `embedding` at least "
+            f"{len(generated.CORPUS_ALPHABET)}"
+        )
+    return generated.corpus(name, inputs.shape[0])
+
+
+# the generated sets, made at the model's size
+GENERATED = {"shapes": _shapes, "chunks": _chunks, "corpus": _corpus}
+
+
 def load_sklearn(name: str, data_dir: str | None = None):
-    """digits (images / 16), iris or wine from scikit-learn, a stratified 20% held out."""
+    """A scikit-learn dataset, 20% held out (stratified for classes): digits (images / 16),
+    iris, wine, breast_cancer (classes), diabetes (one target), multilabel (the seeded
+    generator: 20 count features, 5 labels)."""
     try:
         from sklearn import datasets
     except ImportError:
         raise DataError(f"{name} needs scikit-learn: pip install scikit-learn") from None
+    if name == "multilabel":
+        x, y = datasets.make_multilabel_classification(
+            n_samples=2000, n_features=20, n_classes=5, n_labels=2, random_state=SPLIT_SEED
+        )
+        x, y = x.astype("float32"), y.astype("int64")
+        train, test = split(y, TEST_FRACTION, "multilabel")
+        return x[train], y[train], x[test], y[test]
     bunch = getattr(datasets, f"load_{name}")()
     x = bunch.images / 16.0 if name == "digits" else bunch.data
+    if name == "diabetes":
+        x, y = x.astype("float32"), bunch.target.astype("float32")
+        train, test = split(y, TEST_FRACTION, "regression")
+        return x[train], y[train], x[test], y[test]
     x, y = x.astype("float32"), bunch.target.astype("int64")
     train, test = stratified_split(y, TEST_FRACTION)
     return x[train], y[train], x[test], y[test]
@@ -159,25 +265,37 @@ LOADERS = {
     "digits": load_sklearn,
     "iris": load_sklearn,
     "wine": load_sklearn,
+    "breast_cancer": load_sklearn,
+    "diabetes": load_sklearn,
+    "multilabel": load_sklearn,
     "mnist": load_mnist,
     "cifar10": load_cifar10,
 }
-STANDARDISED = ("iris", "wine")  # features scaled with the training split's statistics
+# features scaled with the training split's statistics
+STANDARDISED = ("iris", "wine", "breast_cancer", "diabetes", "multilabel")
 
 
 def synthetic(name: str, inputs: Inputs):
-    """Random labels and standard-normal samples, or token ids in [0, vocab)."""
+    """Random samples (standard-normal, or token ids in [0, vocab)) and random labels of the
+    task's kind."""
     count = name.partition(":")[2] or str(SYNTHETIC_SAMPLES)
     if not count.isdigit() or int(count) < 2:
         raise DataError(f"{name}: write synthetic or synthetic:N with N >= 2 training samples")
     rng = np.random.default_rng(SPLIT_SEED)
     n_train, n_test = int(count), max(1, int(count) // 4)
-    shape = (n_train + n_test, *inputs.shape)
+    total = n_train + n_test
+    shape = (total, *inputs.shape)
     if inputs.ids:
         x = rng.integers(0, inputs.vocab or 1, size=shape, dtype="int64")
     else:
         x = rng.standard_normal(shape, dtype="float32")
-    y = rng.integers(0, inputs.classes, size=n_train + n_test).astype("int64")
+    out = inputs.out
+    if inputs.task == "regression":
+        y = rng.standard_normal((total, out[-1])).astype("float32")
+    elif inputs.task in ("binary", "multilabel"):
+        y = rng.integers(0, 2, size=(total, out[-1])).astype("int64")
+    else:
+        y = rng.integers(0, out[-1], size=(total, *out[:-1])).astype("int64")
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
@@ -241,25 +359,6 @@ def _check_finite(x: np.ndarray, where: str, key: str, what: str) -> None:
             f"{where}: {key} has {int(bad.sum())} NaN or infinite values "
             f"(the first in {what[:-1]} {first}); clean or drop them"
         )
-
-
-def labels(y: np.ndarray, where: str, key: str = "y") -> np.ndarray:
-    """Labels as int64 class indices: a vector (or one column) of non-negative integers."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.dtype.kind not in NUMERIC_KINDS:
-        what = KIND_NAMES.get(y.dtype.kind, str(y.dtype))
-        raise DataError(f"{where}: {key} holds {what} ({y.dtype}), not class indices")
-    if y.ndim != 1:
-        shape = "x".join(map(str, y.shape))
-        raise DataError(f"{where}: {key} must be a vector of class indices, not {shape}")
-    _check_finite(y, where, key, "labels")
-    if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
-        raise DataError(f"{where}: {key} must hold integer class indices, not fractions")
-    if y.size and y.min() < 0:
-        raise DataError(f"{where}: {key} has negative labels (down to {y.min()})")
-    return y.astype("int64")
 
 
 def fit_shape(x: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:

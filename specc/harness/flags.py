@@ -78,10 +78,22 @@ FLAGS = (
     ),
     Flag("--device", "where to train", str, default="auto", choices=("auto", "cpu", "cuda")),
     Flag("--nproc", "processes (torchrun) or replicas (tf.distribute)", int, default=1, low=1),
+    Flag("--nnodes", "machines of a PyTorch run (torchrun; Keras reads TF_CONFIG)", int,
+         default=1, low=1),
+    Flag("--node-rank", "this machine's rank among --nnodes (0 is the first)", int, default=0,
+         low=0),
+    Flag("--rdzv-endpoint", "HOST:PORT where the machines of a PyTorch run meet (the first's)",
+         str),
+    Flag("--workers", "processes decoding a streamed image folder (0: in the training process)",
+         int, default=0, low=0),
+    Flag("--stream", "read an image folder from disk batch by batch (automatic when large)"),
     Flag("--resume", "continue from the run folder's checkpoint"),
     Flag("--compile", "torch.compile / XLA jit_compile"),
     Flag("--mixed-precision", "bfloat16 compute (autocast / mixed_bfloat16)"),
-)
+    Flag("--track", "record the run in a tracker", str, choices=("mlflow",)),
+    Flag("--track-uri", "the tracker's store (default: MLflow's, sqlite:///mlflow.db here)", str),
+    Flag("--tensorboard", "write TensorBoard event files into RUN/tensorboard/"),
+)  # fmt: skip
 # values that must be strictly positive rather than at least `low`
 _POSITIVE = ("lr",)
 

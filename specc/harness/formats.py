@@ -168,44 +168,61 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def read_image_folder(root: str, input_shape: tuple[int, ...], classes: int):
-    """Images under ``root/<class>/`` (classes in sorted order) as NHWC float32 in [0, 1]
-    and int64 labels; resized to the model's input when it is an image."""
+def image_files(root: str, classes: int) -> tuple[list[str], np.ndarray]:
+    """The image files under ``root/<class>/`` (classes in sorted order, files in name order)
+    and their labels; a :class:`DataError` when the folder does not fit ``classes``."""
     if not os.path.isdir(root):
         raise DataError(f"no such folder: {root}")
-    try:
-        from PIL import Image
-    except ImportError:
-        raise DataError("image folders need Pillow: pip install pillow") from None
     names = sorted(d.name for d in os.scandir(root) if d.is_dir())
     if len(names) != classes:
         raise DataError(
             f"{root} has {len(names)} class folders ({', '.join(names) or 'none'}) "
             f"but the model has {classes} outputs"
         )
+    paths, labels = [], []
+    for label, name in enumerate(names):
+        folder = os.path.join(root, name)
+        for file in sorted(os.listdir(folder)):
+            if file.lower().endswith(IMAGE_SUFFIXES):
+                paths.append(os.path.join(folder, file))
+                labels.append(label)
+    if len(paths) < 2:
+        raise DataError(f"{root} holds fewer than 2 images ({', '.join(IMAGE_SUFFIXES)})")
+    return paths, np.asarray(labels, dtype="int64")
+
+
+def image_mode(input_shape: tuple[int, ...]) -> tuple[str, tuple[int, ...] | None]:
+    """PIL's mode for a model's input, and the HxWxC image it takes (None: any size)."""
     image_shape = tuple(input_shape) if len(input_shape) == 3 else None
     mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(image_shape[2] if image_shape else 3)
     if mode is None:
         raise DataError(f"image folders give 1, 3 or 4 channels, not {image_shape[2]}")
-    images, labels = [], []
-    for label, name in enumerate(names):
-        folder = os.path.join(root, name)
-        for file in sorted(os.listdir(folder)):
-            if not file.lower().endswith(IMAGE_SUFFIXES):
-                continue
-            path = os.path.join(folder, file)
-            try:
-                with Image.open(path) as img:
-                    img = img.convert(mode)
-                    if image_shape and img.size != (image_shape[1], image_shape[0]):
-                        img = img.resize((image_shape[1], image_shape[0]), Image.BILINEAR)
-                    pixels = np.asarray(img, dtype="float32") / 255.0
-            except (OSError, ValueError, SyntaxError) as exc:  # PIL raises all three
-                raise DataError(f"cannot read image {path}: {exc}") from None
-            images.append(pixels.reshape(pixels.shape[0], pixels.shape[1], -1))
-            labels.append(label)
-    if len(images) < 2:
-        raise DataError(f"{root} holds fewer than 2 images ({', '.join(IMAGE_SUFFIXES)})")
+    return mode, image_shape
+
+
+def read_image(path: str, mode: str, image_shape: tuple[int, ...] | None) -> np.ndarray:
+    """One image as HxWxC float32 in [0, 1], resized (bilinear) to ``image_shape``."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataError("image folders need Pillow: pip install pillow") from None
+    try:
+        with Image.open(path) as img:
+            img = img.convert(mode)
+            if image_shape and img.size != (image_shape[1], image_shape[0]):
+                img = img.resize((image_shape[1], image_shape[0]), Image.BILINEAR)
+            pixels = np.asarray(img, dtype="float32") / 255.0
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL raises all three
+        raise DataError(f"cannot read image {path}: {exc}") from None
+    return pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+
+
+def read_image_folder(root: str, input_shape: tuple[int, ...], classes: int):
+    """Images under ``root/<class>/`` (classes in sorted order) as NHWC float32 in [0, 1]
+    and int64 labels; resized to the model's input when it is an image."""
+    paths, labels = image_files(root, classes)
+    mode, image_shape = image_mode(input_shape)
+    images = [read_image(path, mode, image_shape) for path in paths]
     if len({im.shape for im in images}) > 1:
         raise DataError(f"the images in {root} differ in size; give the model an image input")
-    return np.stack(images), np.asarray(labels, dtype="int64")
+    return np.stack(images), labels

@@ -7,7 +7,8 @@ After every epoch the loop writes, each atomically and in this order:
   dropout layers' seed-generator states, which Keras's own formats do not keep) and of every
   optimizer variable (iteration count, learning rate, moments), by position;
 - ``state.json``: the epoch count, the history so far, the spec's sha256, the file above with
-  its variables' shapes, and Python's and numpy's random states;
+  its variables' shapes, Python's and numpy's random states, and the loop's state (the
+  monitor of early stopping and reduce-on-plateau);
 
 then removes the previous epoch's ``.npz``.  A run killed at any moment so leaves a consistent
 checkpoint.  (The shuffle order is a function of the seed and the epoch.)  Everything is read
@@ -38,8 +39,9 @@ def _values(variables) -> list[np.ndarray]:
     return [np.asarray(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
-def save(folder: Path, config, model, epoch: int, rows: list[dict]) -> None:
-    """Write the checkpoint after ``epoch`` epochs into ``folder``."""
+def save(folder: Path, config, model, epoch: int, rows: list[dict], loop: dict) -> None:
+    """Write the checkpoint after ``epoch`` epochs into ``folder``; ``loop`` is the loop's own
+    state (the monitor of early stopping and reduce-on-plateau)."""
     model_values = _values(model.variables)
     optimizer_values = _values(model.optimizer.variables)
     arrays = {f"model_{i:05d}": v for i, v in enumerate(model_values)}
@@ -60,6 +62,7 @@ def save(folder: Path, config, model, epoch: int, rows: list[dict]) -> None:
         "optimizer_variables": [list(a.shape) for a in optimizer_values],
         "python_random": [version, list(keys), gauss],
         "numpy_random": [numpy_state[0], numpy_state[1].tolist(), *map(float, numpy_state[2:])],
+        "loop": loop,
     }
     write_text(folder / STATE_NAME, json.dumps(state) + "\n")
     for old in folder.glob("epoch-*.npz"):
@@ -114,6 +117,7 @@ def _check_state(state, path: Path, config) -> None:
         "optimizer_variables": list,
         "python_random": list,
         "numpy_random": list,
+        "loop": dict,
     }
     for key, kind in types.items():
         if not isinstance(state.get(key), kind):

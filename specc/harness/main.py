@@ -100,17 +100,24 @@ def _run(folder: Path, argv: list[str], entry: str, stop: lifecycle.StopSignals)
     if settings.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before the framework looks for GPUs
     lifecycle.die_with_launcher()
+    several = settings.nproc > 1 or settings.nnodes > 1
+    distributed = config.backend == "torch" and several and "RANK" not in os.environ
+    if config.backend == "torch" and settings.nnodes > 1 and not settings.rdzv_endpoint:
+        raise RunError("--nnodes needs --rdzv-endpoint HOST:PORT, where the machines meet")
     held = take_lock(settings.out)
-    distributed = config.backend == "torch" and settings.nproc > 1 and "RANK" not in os.environ
-    build_model = load_builder(folder / config.model_file)
-    loop = importlib.import_module(f".{BACKENDS[config.backend].loop}", __package__)
-    if distributed:  # this process keeps the lock; torchrun's processes train
-        if held is not None:
-            held.announce()
-        stop.quiet = True  # the first of torchrun's processes reports
-        return loop.launch(entry, argv, settings.nproc)
-    loop.train(config, settings, build_model, stop)
-    return EXIT_OK
+    try:
+        build_model = load_builder(folder / config.model_file)
+        loop = importlib.import_module(f".{BACKENDS[config.backend].loop}", __package__)
+        if distributed:  # this process keeps the lock; torchrun's processes train
+            if held is not None:
+                held.announce()
+            stop.quiet = True  # the first of torchrun's processes reports
+            return loop.launch(entry, argv, settings)
+        loop.train(config, settings, build_model, stop)
+        return EXIT_OK
+    finally:
+        if held is not None:  # a process that ends releases it anyway; one that goes on must
+            held.release()
 
 
 def _stopped_message(exc: Stopped) -> str:

@@ -123,11 +123,21 @@ def write_json(path: str | os.PathLike, document: dict[str, Any]) -> None:
     write_text(path, json.dumps(clean, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def run_info(config, settings, *, backend_versions, device, final, started, resumed_from, world):
-    """What run.json records: the spec, the settings, the software and the results."""
+def run_info(config, settings, *, backend_versions, device, final, started, resumed_from, world,
+             monitor=None):  # fmt: skip
+    """What run.json records: the spec, the settings, the software and the results (and the
+    monitor's best and stopping epochs)."""
     import numpy as np
 
+    extra = {}
+    if monitor is not None:
+        extra = {
+            "monitor": settings.monitor,
+            "best_epoch": monitor.state["best_epoch"] or None,
+            "stopped_early_after_epoch": monitor.state["stopped_epoch"] or None,
+        }
     return {
+        **extra,
         "spec": config.spec_name,
         "spec_file": config.spec_file,
         "spec_sha256": config.spec_sha256,
@@ -138,7 +148,15 @@ def run_info(config, settings, *, backend_versions, device, final, started, resu
         "batch_size": settings.batch,
         "learning_rate": settings.lr,
         "optimizer": settings.optimizer,
+        "optimizer_args": dict(settings.optimizer_args),
+        "task": settings.task,
         "loss": settings.loss,
+        "metric_names": list(settings.metric_columns()),
+        "schedule": settings.schedule,
+        "schedule_args": dict(settings.schedule_args),
+        "accumulate": settings.accumulate,
+        "clip": dict(settings.clip),
+        "augment": dict(settings.augment),
         "device": device,
         "world_size": world,
         "versions": {
@@ -156,7 +174,8 @@ def write_outputs(out: str | os.PathLike, rows: list[dict], info: dict, settings
     """history.csv, curves.png and run.json in ``out``."""
     out = Path(out)
     write_history(out / "history.csv", rows, settings.history_columns())
-    plot_curves(out / "curves.png", rows, settings.metrics, f"{info['spec']} ({info['backend']})")
+    title = f"{info['spec']} ({info['backend']})"
+    plot_curves(out / "curves.png", rows, settings.metric_columns(), title)
     write_json(out / "run.json", info)
 
 

@@ -3,10 +3,12 @@ run as an unbroken one.
 
 It is one ``torch.save`` file, written atomically after every epoch: the model's and the
 optimizer's ``state_dict``, the epoch count, the history so far, the CPU and CUDA random
-states, and the spec's sha256.  (The shuffle order is a function of the seed and the epoch, so
-it needs no state.)  It is read with ``weights_only=True`` (no pickled code runs) and checked
-before any training: a damaged file, another spec's checkpoint or one that does not fit the
-model is a :class:`RunError` naming the file.
+states, the loop's state (the batch count, gradients accumulated but not yet applied, the
+monitor of early stopping and reduce-on-plateau) and the spec's sha256.  (The shuffle
+order is a function of the seed and the epoch, so it needs no state.)  It is read with
+``weights_only=True`` (no pickled code runs) and checked before any training: a damaged file,
+another spec's checkpoint or one that does not fit the model is a :class:`RunError` naming
+the file.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from .runfiles import replace_atomically
 
 CHECKPOINT_NAME = CHECKPOINTS["torch"]
 FORMAT = 1
-KEYS = ("format", "spec_sha256", "epoch", "model", "optimizer", "history", "torch_rng", "cuda_rng")
+KEYS = ("format", "spec_sha256", "epoch", "model", "optimizer", "history", "torch_rng", "cuda_rng",
+        "loop")  # fmt: skip
 
 
-def save(path: Path, config, model, optimizer, epoch: int, rows: list[dict]) -> None:
-    """Write the checkpoint after ``epoch`` epochs, atomically."""
+def save(path: Path, config, model, optimizer, epoch: int, rows: list[dict], loop: dict) -> None:
+    """Write the checkpoint after ``epoch`` epochs, atomically; ``loop`` is the loop's own
+    state (the batch count, pending accumulated gradients, the monitor's state)."""
     state = {
         "format": FORMAT,
         "spec_sha256": config.spec_sha256,
@@ -35,6 +39,7 @@ def save(path: Path, config, model, optimizer, epoch: int, rows: list[dict]) -> 
         "history": rows,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "loop": loop,
     }
     replace_atomically(path, lambda tmp: torch.save(state, tmp))
 

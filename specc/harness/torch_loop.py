@@ -1,73 +1,36 @@
 """The PyTorch training loop.
 
 The data lives in tensors built once (on the GPU when it fits), batches are index slices of
-them, and the loss and metrics are summed on the device: no per-step Python overhead and no
-DataLoader workers.  Under torchrun the model is wrapped in DistributedDataParallel and a
-DistributedSampler deals each process its share (the order is a function of the seed and
-the epoch); only the first process writes files.  The optimizers, losses and metrics are
-tables keyed by the names a spec uses, with Keras's semantics.
+them, and the loss and metric sums stay on the device: no per-step Python overhead and no
+DataLoader workers (an image folder too large for memory streams through a DataLoader
+instead, ``streaming.py``).  Under torchrun the model is wrapped in DistributedDataParallel
+and a DistributedSampler deals each process its share (the order is a function of the seed
+and the epoch); only the first process writes files.  The step (``torch_step.py``), the
+losses and metrics (``torch_metrics.py``) and the optimizers (``torch_optim.py``) have
+Keras's meaning.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import torch_checkpoint
-from .datasets import Inputs, load_data
+from .datasets import inputs_of, load_dataset
+from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
-from .runfiles import (
-    final_metrics,
-    history_row,
-    remove_temporaries,
-    replace_atomically,
-    run_info,
-    write_outputs,
-)
+from .runfiles import remove_temporaries, replace_atomically
+from .streaming import open_stream
+from .torch_optim import make_optimizer
+from .torch_step import Optimisation, Step, evaluate, memory_batches, train_epoch
+from .tracking import TorchBoard
 
-
-def _adam(params, lr, options, decoupled_default):
-    eps = options.pop("epsilon", 1e-7)  # Keras's epsilon, not torch's 1e-8
-    betas = (options.pop("beta_1", 0.9), options.pop("beta_2", 0.999))
-    # Keras's weight decay is decoupled, as in torch's AdamW
-    decay = options.pop("weight_decay", decoupled_default)
-    kind = torch.optim.AdamW if decay else torch.optim.Adam
-    return kind(params, lr=lr, betas=betas, eps=eps, weight_decay=decay, **options)
-
-
-def _rmsprop(params, lr, options):
-    eps, alpha = options.pop("epsilon", 1e-7), options.pop("rho", 0.9)
-    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, **options)
-
-
-# name: build(params, lr, options with Keras's argument names)
-OPTIMIZERS = {
-    "adam": lambda params, lr, options: _adam(params, lr, options, 0.0),
-    "adamw": lambda params, lr, options: _adam(params, lr, options, 0.004),  # Keras's default
-    "sgd": lambda params, lr, options: torch.optim.SGD(params, lr=lr, **options),
-    "rmsprop": _rmsprop,
-}
-# name: mean loss of a batch, from the model's scores (logits=True) and the labels
-LOSSES = {
-    "sparse_categorical_crossentropy": lambda scores, y: F.cross_entropy(scores.float(), y),
-}
-# name: the batch's sum of the metric (divided by the sample count at the end)
-METRICS = {
-    "accuracy": lambda scores, y: (scores.argmax(1) == y).sum(),
-}
-
-
-def make_optimizer(settings, params):
-    """The spec's optimizer with Keras's semantics: Keras's argument names and defaults."""
-    try:
-        return OPTIMIZERS[settings.optimizer](params, settings.lr, settings.optimizer_options())
-    except (TypeError, ValueError) as exc:
-        raise RunError(f"optimizer {settings.optimizer} {settings.optimizer_args}: {exc}") from None
+__all__ = ["launch", "make_optimizer", "train"]
 
 
 def setup(settings):
@@ -135,102 +98,8 @@ class Progress:
             self.bar.close()
 
 
-class Step:
-    """What one training step computes: the loss to minimise and the metrics to sum."""
-
-    def __init__(self, settings, device, world, stop):
-        self.loss = LOSSES[settings.loss]
-        self.metrics = [METRICS[name] for name in settings.metrics]
-        self.names = ("loss", *settings.metrics)
-        self.amp = settings.mixed_precision
-        self.device, self.world, self.stop = device, world, stop
-
-    def totals(self):
-        """A zero vector of (loss, metrics..., count) sums, on the device."""
-        return torch.zeros(len(self.names) + 1, dtype=torch.float64, device=self.device)
-
-    def scores(self, net, xb):
-        """The model's scores before any output softmax, under autocast when asked."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            return net(xb, logits=True)
-
-    def add(self, totals, loss, scores, yb):
-        """Add the batch's loss and metric sums and its sample count to ``totals``."""
-        values = [loss.detach() * len(yb), *(m(scores, yb) for m in self.metrics)]
-        totals[:-1] += torch.stack([v.double() for v in values])
-        totals[-1] += len(yb)
-
-    def stop_vote(self):
-        """The signal every process stops for, once any of them got one, or None."""
-        requested = self.stop.requested or 0
-        if self.world == 1:
-            return requested or None
-        flag = torch.tensor([requested], dtype=torch.int64, device=self.device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return int(flag.item()) or None
-
-    def mean(self, totals):
-        """Sum ``totals`` over the processes; the mean loss and metrics."""
-        if self.world > 1:
-            torch.distributed.all_reduce(totals)
-        *sums, count = totals.tolist()
-        return {} if count == 0 else {n: s / count for n, s in zip(self.names, sums, strict=True)}
-
-
-def train_epoch(net, optimizer, data, order, batch, step, progress):
-    """One pass over ``order`` (this process's sample indices); returns the summed totals.
-
-    Raises :class:`Stopped` at a step where a stop was requested (alone: any step; under
-    torchrun: the steps where the processes compare notes, so that all stop together).
-    """
-    x, y = data
-    net.train()
-    totals = step.totals()
-    order = order.to(x.device)
-    steps = -(-len(order) // batch)
-    show_every = max(1, steps // 20)
-    for i in range(steps):
-        idx = order[i * batch : (i + 1) * batch]
-        xb = x[idx].to(step.device, non_blocking=True)
-        yb = y[idx].to(step.device, non_blocking=True)
-        scores = step.scores(net, xb)
-        loss = step.loss(scores, yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step.add(totals, loss, scores, yb)
-        sync = i % show_every == 0 or i == steps - 1
-        signum = step.stop_vote() if step.world == 1 or sync else None
-        if signum:
-            progress.close({})
-            raise Stopped(signum)
-        if sync:
-            seen = float(totals[-1])
-            progress.update({n: float(totals[k]) / seen for k, n in enumerate(step.names)})
-        else:
-            progress.update()
-    return totals
-
-
-@torch.no_grad()
-def evaluate(model, data, batch, step, rank):
-    """Mean loss and metrics over ``data``, each process taking every ``world``-th sample."""
-    x, y = data
-    model.eval()
-    totals = step.totals()
-    shard = torch.arange(rank, len(x), step.world, device=x.device)
-    for start in range(0, len(shard), batch):
-        idx = shard[start : start + batch]
-        xb = x[idx].to(step.device, non_blocking=True)
-        yb = y[idx].to(step.device, non_blocking=True)
-        scores = step.scores(model, xb).float()
-        step.add(totals, step.loss(scores, yb), scores, yb)
-    return step.mean(totals)
-
-
 def train(config, settings, build_model, stop):
     """Train, validate every epoch, checkpoint, test, and write the run folder."""
-    started = time.time()
     rank, world, device = setup(settings)
     lead = rank == 0
     out = Path(settings.out)
@@ -242,25 +111,46 @@ def train(config, settings, build_model, stop):
         print(f"no checkpoint in {out}: starting from scratch", flush=True)
     channels_last = device.type == "cuda" and len(config.input_shape) == 3
     torch.manual_seed(settings.seed)
-    inputs = Inputs(config.input_shape, config.num_classes, config.input_dtype, config.vocab_size)
-    splits = load_data(settings.data, inputs, settings.data_dir, settings.validation_split)
+    inputs = inputs_of(config)
+    stream = open_stream(settings, inputs)
+    data = None
+    if stream is None:
+        data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
+    prep = Preprocess(settings, config.input_shape)
     model = build_model().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(settings, model.parameters())
+
+    def tensors(x, y):
+        x = to_tensor(x, device, channels_last)
+        return x, torch.from_numpy(y).to(x.device)
+
+    if stream is None:
+        (x_train, y_train), val, test = data.splits
+        val_t, test_t = (tensors(prep.evaluation(x), y) for x, y in (val, test))
+        train_t = None if prep.per_epoch else tensors(prep.training(x_train, 0), y_train)
+        samples = len(y_train)
+    else:
+        samples = stream.count("train")
+    sampler = torch.utils.data.DistributedSampler(
+        range(samples), num_replicas=world, rank=rank, shuffle=True, seed=settings.seed
+    )
+    local_batch = max(1, settings.batch // world)
+    per_epoch = steps_per_epoch(len(sampler), local_batch)
+    optimisation = Optimisation(settings, optimizer, model.parameters(), per_epoch,
+                                per_epoch * settings.epochs)  # fmt: skip
+    monitor = make_monitor(settings)
     done, rows = 0, []
     if state is not None:
         done, rows = torch_checkpoint.restore(state, checkpoint, model, optimizer)
+        optimisation.restore(state["loop"]["optimisation"])
+        monitor.state.update(state["loop"]["monitor"])
         if lead:
             print(f"resuming after epoch {done} from {checkpoint}", flush=True)
+    best = _best_weights(out, monitor, state, model)
     if lead:
         remove_temporaries(out)
-
-    def tensors(split):
-        x = to_tensor(split[0], device, channels_last)
-        return x, torch.from_numpy(split[1]).to(x.device)
-
-    train_t, val_t, test_t = (tensors(s) for s in splits)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -268,65 +158,149 @@ def train(config, settings, build_model, stop):
         net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     if settings.compile:
         net = torch.compile(net)
-    sampler = torch.utils.data.DistributedSampler(
-        range(len(train_t[1])), num_replicas=world, rank=rank, shuffle=True, seed=settings.seed
-    )
-    local_batch = max(1, settings.batch // world)
-    step = Step(settings, device, world, stop)
-    columns = settings.history_columns()
+    step = Step(settings, device, world, stop, config.output_activation == "sigmoid",
+                int(config.output_shape[-1]) if config.output_shape else 1)  # fmt: skip
+
+    def shard(split):  # this process's share of an evaluation split
+        if stream is not None:
+            return torch.arange(rank, stream.count(split), world)
+        return torch.arange(rank, len((val_t if split == "val" else test_t)[1]), world)
+
+    def evaluation(split):
+        if stream is not None:
+            return stream_batches(stream, split, shard(split), local_batch, settings, prep, None,
+                                  device, channels_last)  # fmt: skip
+        return memory_batches(val_t if split == "val" else test_t, shard(split), local_batch,
+                              device)  # fmt: skip
+
+    records = Records(config, settings, out, lead, {"torch": torch.__version__})
+    board = TorchBoard(out) if lead and settings.tensorboard else None
     try:
         with stop.deferred():
             for epoch in range(done, settings.epochs):
                 tick = time.time()
                 sampler.set_epoch(epoch)
                 order = torch.tensor(list(sampler), dtype=torch.int64)
-                steps = -(-len(order) // local_batch)
-                progress = Progress(steps, f"epoch {epoch + 1}/{settings.epochs}", lead)
-                totals = train_epoch(net, optimizer, train_t, order, local_batch, step, progress)
+                progress = Progress(per_epoch, f"epoch {epoch + 1}/{settings.epochs}", lead)
+                if stream is not None:
+                    batches = stream_batches(stream, "train", order, local_batch, settings, prep,
+                                             epoch, device, channels_last)  # fmt: skip
+                else:
+                    if prep.per_epoch:
+                        train_t = tensors(prep.training(x_train, epoch), y_train)
+                    batches = memory_batches(train_t, order, local_batch, device)
+                totals = train_epoch(net, optimisation, batches, per_epoch, step, progress)
                 logs = step.mean(totals)
-                val = evaluate(model, val_t, local_batch, step, rank)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-                progress.close(logs)
-                rows.append(history_row(epoch + 1, logs, time.time() - tick, columns))
+                validated = evaluate(model, evaluation("val"), step)
+                logs.update({f"val_{k}": v for k, v in validated.items()})
+                logs["lr"] = optimisation.rate(optimisation.batch_step)
+                progress.close({k: v for k, v in logs.items() if k != "lr"})
+                actions = monitor.end_epoch(epoch + 1, logs)
+                if actions["best"]:
+                    best = copy.deepcopy(model.state_dict())
+                    if lead:
+                        _save(out / "best.pt", best)
+                if actions["lr"] is not None:
+                    optimisation.plateau_lr = actions["lr"]
+                records.epoch(rows, epoch + 1, logs, time.time() - tick)
+                if board is not None:
+                    updates = optimisation.batch_step // settings.accumulate
+                    board.log_epoch(epoch, logs, logs["lr"], updates)
+                records.announce(actions, epoch + 1, monitor)
                 if lead:
-                    torch_checkpoint.save(checkpoint, config, model, optimizer, epoch + 1, rows)
+                    loop = {"optimisation": optimisation.state(), "monitor": dict(monitor.state)}
+                    torch_checkpoint.save(checkpoint, config, model, optimizer, epoch + 1, rows,
+                                          loop)  # fmt: skip
                 done = epoch + 1
                 signum = step.stop_vote()
                 if signum:
                     raise Stopped(signum)
-            test = evaluate(model, test_t, local_batch, step, rank)
+                if actions["stop"]:
+                    break
+            if monitor.restore_best and best is not None:
+                model.load_state_dict(best)
+            tested = evaluate(model, evaluation("test"), step)
             if lead:
-                final = final_metrics(rows, test)
                 replace_atomically(out / "model.pt", lambda t: torch.save(model.state_dict(), t))
-                versions = {"torch": torch.__version__}
+                model_files = ["model.pt", *(["best.pt"] if (out / "best.pt").exists() else [])]
                 resumed = state["epoch"] if state is not None else None
-                info = run_info(
-                    config,
-                    settings,
-                    backend_versions=versions,
-                    device=str(device),
-                    final=final,
-                    started=started,
-                    resumed_from=resumed,
-                    world=world,
-                )
-                write_outputs(out, rows, info, settings)
-                summary = " - ".join(f"test_{k} {v:.4f}" for k, v in test.items())
+                vocabulary = data.vocabulary if data is not None else None
+                records.finish(rows, tested, str(device), resumed, world, model_files, monitor,
+                               vocabulary)  # fmt: skip
+                summary = " - ".join(f"test_{k} {v:.4f}" for k, v in tested.items())
                 print(
                     f"{summary}\nwrote {out}/ (model.pt, history.csv, curves.png, run.json)",
                     flush=True,
                 )
     except Stopped as exc:
         exc.saved = saved_epochs(checkpoint, done)
+        records.abandon()
         raise
+    finally:
+        if board is not None:
+            board.close()
     if world > 1:
         torch.distributed.barrier()  # every process waits for the first's files, then all end
         torch.distributed.destroy_process_group()
 
 
-def launch(entry, argv, nproc):
-    """Run ``entry`` (train.py) with ``argv`` in ``nproc`` processes under torchrun, from this
-    process (which keeps the run folder's lock); returns the exit status."""
+class StreamDataset(torch.utils.data.Dataset):
+    """The images of one split of a streamed folder, decoded when asked for."""
+
+    def __init__(self, stream, split):
+        self.stream, self.split = stream, split
+        self.labels = stream.labels(split)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.stream.decode(self.split, index), self.labels[index], index
+
+
+def _collate(items):
+    x, y, index = zip(*items, strict=True)
+    return np.stack(x), np.asarray(y), np.asarray(index)
+
+
+def stream_batches(stream, split, order, batch, settings, prep, epoch, device, channels_last):
+    """Batches of a streamed split in ``order``, decoded by ``settings.workers`` DataLoader
+    processes (augmented for ``epoch`` when training, normalised), moved to ``device``."""
+    loader = torch.utils.data.DataLoader(
+        StreamDataset(stream, split),
+        batch_size=batch,
+        sampler=[int(i) for i in order],
+        num_workers=settings.workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+    )
+    count = stream.count(split)
+    for x, y, index in loader:
+        x = prep.evaluation(x) if epoch is None else prep.training_batch(x, index, epoch, count)
+        xb = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield xb.to(device, non_blocking=True), torch.from_numpy(y).to(device)
+
+
+def _save(path: Path, weights) -> None:
+    replace_atomically(path, lambda tmp: torch.save(weights, tmp))
+
+
+def _best_weights(out: Path, monitor, state, model):
+    """The best epoch's weights so far: none at the start; ``best.pt`` when resuming."""
+    if state is None or not monitor.state["best_epoch"] or not (out / "best.pt").exists():
+        return None
+    try:
+        return torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged file: torch raises many kinds
+        raise RunError(f"cannot read {out / 'best.pt'} to resume: {exc}; remove it") from None
+
+
+def launch(entry, argv, settings):
+    """Run ``entry`` (train.py) with ``argv`` under torchrun: ``settings.nproc`` processes on
+    this machine, on ``settings.nnodes`` machines that meet at ``settings.rdzv_endpoint``;
+    from this process (which keeps the run folder's lock).  Returns the exit status."""
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -334,8 +308,17 @@ def launch(entry, argv, nproc):
     from .lifecycle import launched_by
 
     os.environ.update(launched_by())
-    command = ["--standalone", f"--nproc_per_node={nproc}", os.path.abspath(entry)]
-    options = torchrun.get_args_parser().parse_args(command)
+    if settings.nnodes > 1:
+        command = [
+            f"--nnodes={settings.nnodes}",
+            f"--node_rank={settings.node_rank}",
+            "--rdzv_backend=static",
+            f"--rdzv_endpoint={settings.rdzv_endpoint}",
+            f"--nproc_per_node={settings.nproc}",
+        ]
+    else:
+        command = ["--standalone", f"--nproc_per_node={settings.nproc}"]
+    options = torchrun.get_args_parser().parse_args([*command, os.path.abspath(entry)])
     options.training_script_args = list(argv)  # never parsed as torchrun's own options
     try:
         torchrun.run(options)

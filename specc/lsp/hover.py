@@ -102,7 +102,7 @@ def _train_text(stmt: Statement) -> str | None:
     if stmt.name == "data" and stmt.args:
         info = data_catalog.lookup(str(stmt.args[0].value.value))
         if info is not None:
-            shapes = " or ".join(f"`{fmt_shape(s)}`" for s in info.shapes)
+            shapes = " or ".join(f"`{fmt_shape(s)}`" for s in info.shapes) or "of any size"
             return f"**{info.name}**: {info.description}; input {shapes}, {info.classes} classes"
     if stmt.name == "optimizer" and stmt.args:
         name = str(stmt.args[0].value.value).lower()

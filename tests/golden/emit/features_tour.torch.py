@@ -91,9 +91,9 @@ class FeaturesTour(nn.Module):
                     nn.init.zeros_(module.bias)
 
     def forward(self, x, *, logits=False):
-        """Map a batch of images, Nx3x32x32 (NCHW) to vectors, Nx4.
+        """Map a batch of images, Nx3x32x32 (NCHW) to probabilities, Nx4.
 
-        ``logits`` is accepted for a uniform interface; this output has no softmax to skip.
+        ``logits=True`` returns the scores before the sigmoid (what cross-entropy expects).
         """
         x = self.zeropad2d_1(x)
         x = F.relu(self.conv2d_1(x))
@@ -112,8 +112,10 @@ class FeaturesTour(nn.Module):
         x = x.mean(dim=2)
         x = F.elu(self.dense_1(x))
         x = torch.tanh(self.dense_2(x))
-        x = torch.sigmoid(self.dense_3(x))
-        return x
+        x = self.dense_3(x)
+        if logits:
+            return x
+        return torch.sigmoid(x)
 
 
 def build_model() -> FeaturesTour:

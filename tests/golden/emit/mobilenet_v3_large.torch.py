@@ -156,7 +156,7 @@ class MobilenetV3Large(nn.Module):
     def forward(self, x, *, logits=False):
         """Map a batch of images, Nx3x224x224 (NCHW) to vectors, Nx1000.
 
-        ``logits`` is accepted for a uniform interface; this output has no softmax to skip.
+        ``logits`` is accepted for a uniform interface; no output has a softmax or sigmoid to skip.
         """
         x = self.features(x)
         x = x.mean(dim=(2, 3))

@@ -49,8 +49,8 @@ class UnetSmall(nn.Module):
                     nn.init.zeros_(module.bias)
 
     def forward(self, x, *, logits=False):
-        """Map a batch of images, Nx3x16x16 (NCHW) to mask (outputs, Nx2x16x16 (NCHW)) and label
-        (class probabilities, Nx3).
+        """Map a batch of images, Nx3x16x16 (NCHW) to mask (class probabilities, Nx2x16x16 (NCHW))
+        and label (class probabilities, Nx3).
 
         ``logits=True`` returns the scores before the softmax (what cross-entropy expects).
         """
