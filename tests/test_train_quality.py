@@ -34,6 +34,7 @@ CASES = {
     # the corpus's unigram perplexity is 18
     "char_lm": (["--data", "corpus:300", "--epochs", "6", "--lr", "0.02"], "test_perplexity",
                 12.0, False, None),
+    "tiny_gpt": (["--data", "corpus:300", "--epochs", "6"], "test_perplexity", 10.0, False, None),
 }  # fmt: skip
 # what the trivial answer scores, for the record: all-background mean IoU 0.27, the majority
 # class 0.63 (breast_cancer), r2 0, chunk tags' majority 0.55
