@@ -36,7 +36,10 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
 }
 _NAMED = {"true": True, "false": False, "none": None}
-_PRECEDENCE = {"==": 0, "!=": 0, ">=": 0, "<=": 0, ">": 0, "<": 0, "+": 1, "-": 1}
+_LOGIC = ("and", "or", "not")
+# Python's precedence, which the grammar's follows: or < and < not < comparisons < + - < * / //
+_PRECEDENCE = {"or": -3, "and": -2, "not": -1, "==": 0, "!=": 0, ">=": 0, "<=": 0, ">": 0}
+_PRECEDENCE |= {"<": 0, "+": 1, "-": 1}
 
 
 class Bound(NamedTuple):
@@ -61,7 +64,37 @@ def resolve(value: Value, env: Mapping[str, Bound], report: Report, sites=()) ->
     if value.kind == "expr":
         result = evaluate(value, env, report, sites)
         return None if result is None else Bound(result, "number", value.text)
+    if value.kind == "shape":
+        return _shape(value, env, report, sites)
     return Bound(value.value, value.kind, value.text)
+
+
+def _shape(value: Value, env: Mapping[str, Bound], report: Report, sites) -> Bound | None:
+    """A size with computed axes (``1x1x(c)``) as the ``dims`` it evaluates to."""
+    axes: list[int] = []
+    for part in value.value:
+        if part.kind == "dims":
+            axes.extend(part.value)
+            continue
+        result = evaluate(part, env, report, sites)
+        if result is None:
+            return None
+        if isinstance(result, float) and result.is_integer():
+            result = int(result)
+        if isinstance(result, bool) or not isinstance(result, int) or result < 0:
+            report(
+                error(
+                    "E0216",
+                    f"the axis `{part.text}` of `{value.text}` is {result!r}",
+                    part.span,
+                    "not a whole number of 0 or more",
+                    related=sites_of(sites),
+                    help="an axis of a size is a count: use `//` for a whole quotient",
+                )
+            )
+            return None
+        axes.append(result)
+    return Bound(tuple(axes), "dims", value.text)
 
 
 def evaluate(value: Value, env: Mapping[str, Bound], report: Report, sites=()) -> Any:
@@ -91,9 +124,23 @@ def evaluate(value: Value, env: Mapping[str, Bound], report: Report, sites=()) -
         report(error("E0216", "expected a number", value.span, "not a number"))
         return None
     op, left, right = value.value
+    if op in _LOGIC:
+        return _logic(value, env, report, sites)
     a = evaluate(left, env, report, sites)
     b = evaluate(right, env, report, sites)
     if a is None or b is None:
+        return None
+    if op not in ("==", "!=") and (isinstance(a, bool) or isinstance(b, bool)):
+        side = left if isinstance(a, bool) else right
+        report(
+            error(
+                "E0216",
+                f"`{side.text}` is true or false, not a number",
+                side.span,
+                f"`{op}` needs numbers",
+                related=sites_of(sites),
+            )
+        )
         return None
     if op in ("/", "//") and b == 0:
         report(
@@ -124,13 +171,54 @@ def evaluate(value: Value, env: Mapping[str, Bound], report: Report, sites=()) -
     return result
 
 
+def _logic(value: Value, env: Mapping[str, Bound], report: Report, sites) -> bool | None:
+    """``a and b``, ``a or b``, ``not a``: each operand true or false (a comparison, a
+    true/false block parameter or ``true``/``false``); both sides are checked."""
+    op, left, right = value.value
+    operands = [_truth(left, env, report, sites)]
+    if right is not None:
+        operands.append(_truth(right, env, report, sites))
+    if any(o is None for o in operands):
+        return None
+    if op == "not":
+        return not operands[0]
+    return all(operands) if op == "and" else any(operands)
+
+
+def _truth(value: Value, env: Mapping[str, Bound], report: Report, sites) -> bool | None:
+    if value.kind == "name" and value.value not in env:
+        named = _NAMED.get(value.value.lower())
+        result = named if isinstance(named, bool) else None
+    elif value.kind == "name":
+        result = env[value.value].value
+    else:
+        result = evaluate(value, env, report, sites)
+        if result is None:
+            return None
+    if not isinstance(result, bool):
+        report(
+            error(
+                "E0216",
+                f"`{value.text}` is not true or false",
+                value.span,
+                "`and`, `or` and `not` take conditions",
+                related=sites_of(sites),
+                help="compare it (`stride > 1`), or pass a true/false block parameter",
+            )
+        )
+        return None
+    return result
+
+
 def names_in(value: Value) -> set[str]:
-    """The parameter names an expression or name value refers to."""
+    """The parameter names an expression, shape or name value refers to."""
     if value.kind == "name":
         return {value.value}
     if value.kind == "expr":
         _, left, right = value.value
-        return names_in(left) | names_in(right)
+        return names_in(left) | (names_in(right) if right is not None else set())
+    if value.kind == "shape":
+        return set().union(*(names_in(part) for part in value.value))
     return set()
 
 
@@ -148,6 +236,16 @@ def to_python(value: Value, names: Mapping[str, str]) -> str | None:
             return names[value.value]
         lowered = value.value.lower()
         return {"true": "True", "false": "False"}.get(lowered)
+    if value.kind == "shape":  # a tuple in the spec's order (emitters check it per instance)
+        axes = []
+        for part in value.value:
+            text = (
+                ", ".join(map(str, part.value)) if part.kind == "dims" else _expr(part, names)
+            )
+            if text is None:
+                return None
+            axes.append(text)
+        return f"({', '.join(axes)})"
     if value.kind != "expr":
         return None
     return _expr(value, names)
@@ -160,10 +258,16 @@ def _expr(value: Value, names: Mapping[str, str]) -> str | None:
             return f"({text})"
         return text
     op, left, right = value.value
+    level = _PRECEDENCE.get(op, 2)
+    if op == "not":
+        a = _expr(left, names)
+        if a is None:
+            return None
+        bare = left.kind != "expr" or left.value[0] == "not"
+        return f"not {a}" if bare else f"not ({a})"
     a, b = _expr(left, names), _expr(right, names)
     if a is None or b is None:
         return None
-    level = _PRECEDENCE.get(op, 2)
     if _level(left) < level:
         a = f"({a})"
     if _level(right) <= level and right.kind == "expr":

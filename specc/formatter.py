@@ -86,35 +86,41 @@ def format_value(value: Value) -> str:
         return "x".join(str(d) for d in value.value)
     if value.kind == "expr":
         return f"({_expr(value)})"
+    if value.kind == "shape":  # a computed axis keeps its brackets: `1x1x(c)`
+        return "x".join(
+            format_value(p) if p.kind in ("dims", "number") else f"({_expr(p)})"
+            for p in value.value
+        )
     if value.kind in ("number", "string", "name"):
         return value.text
     raise ValueError(f"unknown value kind {value.kind!r}")
+
+
+# binding strength, weakest first, as the grammar (and Python) parse them
+_LEVELS = {"or": 0, "and": 1, "not": 2, **dict.fromkeys(_COMPARISONS, 3), "+": 4, "-": 4}
+
+
+def _level(value: Value) -> int:
+    return _LEVELS.get(value.value[0], 5) if value.kind == "expr" else 6
 
 
 def _expr(value: Value) -> str:
     if value.kind != "expr":
         return format_value(value)
     op, left, right = value.value
+    level = _level(value)
     left_text = _expr(left)
+    if op == "not":  # `not (r > c)`: brackets around any operator, for the reader
+        bare = left.kind != "expr" or left.value[0] == "not"
+        return f"not {left_text}" if bare else f"not ({left_text})"
     right_text = _expr(right)
-    if op in _COMPARISONS:  # only at the top of an expression, below every other operator
-        return f"{left_text} {op} {right_text}"
-    additive = op in ("+", "-")
-    # The grammar is left-associative with * binding tighter than +: parenthesise a sum inside
-    # a product, and any right operand of the same or lower precedence.
-    if not additive and _is_sum(left):
+    # Left-associative: a left operand that binds less tightly, and a right operand that
+    # binds no more tightly, take parentheses (comparisons do not chain: both sides).
+    if _level(left) < level or (op in _COMPARISONS and _level(left) == level):
         left_text = f"({left_text})"
-    if _is_sum(right) or (not additive and _is_expr(right)):
+    if _level(right) <= level:
         right_text = f"({right_text})"
     return f"{left_text} {op} {right_text}"
-
-
-def _is_expr(value: Value) -> bool:
-    return value.kind == "expr"
-
-
-def _is_sum(value: Value) -> bool:
-    return value.kind == "expr" and value.value[0] in ("+", "-")
 
 
 def format_arg(arg: Arg) -> str:

@@ -29,7 +29,9 @@ class Value(NamedTuple):
     """A literal or expression argument.
 
     ``kind`` is one of ``dims`` (value: tuple of ints), ``number`` (int or float), ``name``
-    (str), ``string`` (str) or ``expr`` (value: ``(op, left, right)`` with Value leaves).
+    (str), ``string`` (str), ``expr`` (value: ``(op, left, right)`` with Value leaves; ``not``
+    has no right operand) or ``shape``, a size with computed axes (value: a tuple of Values,
+    ``dims``, ``number`` or ``expr``, whose axes joined make the size).
     """
 
     kind: str
@@ -122,6 +124,7 @@ def _parser() -> Lark:
 COUNTED_TERMINALS = frozenset(
     {"NAME", "CALL_NAME", "DIMS", "SIGNED_NUMBER", "ESCAPED_STRING", "LBRACE", "RBRACE", "LPAR"}
     | {"RPAR", "CMP_OP", "ADD_OP", "MUL_OP", "_NL", "BLOCK", "EQUAL", "COMMA", "SEMICOLON"}
+    | {"AXIS_X", "AND", "OR", "NOT"}
 )
 
 
@@ -669,7 +672,36 @@ class _AstBuilder(Transformer):
         text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
         return Value("expr", (str(op), left, right), text, span)
 
-    sum = product = cmp = _binary
+    sum = product = cmp = or_op = and_op = _binary
+
+    def not_op(self, children: list) -> Value:
+        op, operand = children
+        span = self._span(op, operand)
+        line_start = op.start_pos - op.column + 1
+        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
+        return Value("expr", ("not", operand, None), text, span)
+
+    def shape(self, children: list) -> Value:
+        """``1x1x(c)``: the axes as Values (``x`` tokens dropped), its text as written."""
+        parts = tuple(
+            self._literal(c) if isinstance(c, Token) else c
+            for c in children
+            if not (isinstance(c, Token) and c.type == "AXIS_X")
+        )
+        span = self._span(children[0], children[-1])
+        line_start = children[1].start_pos - children[1].column + 1
+        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
+        axes = sum(len(p.value) if p.kind == "dims" else 1 for p in parts)
+        if axes > limits.MAX_AXES:
+            self._problem(
+                limits.E_TOO_MANY_AXES,
+                f"size with {axes:,} axes; sizes have at most {limits.MAX_AXES}",
+                children[0],
+                f"{axes:,} axes",
+                help="images are HxWxC, sequences LxC, vectors N",
+            )
+            return Value("dims", (0,), text, span)
+        return Value("shape", parts, text, span)
 
     def expr(self, children: list) -> Value:
         lpar, inner, rpar = children

@@ -86,12 +86,14 @@ def walk(nodes):
 def values(node):
     for arg in getattr(node, "args", ()):
         yield arg
-        if arg.value.kind == "expr":
+        if arg.value.kind in ("expr", "shape"):
             stack = [arg.value]
             while stack:
                 value = stack.pop()
                 if value.kind == "expr":
-                    stack += [value.value[1], value.value[2]]
+                    stack += [v for v in value.value[1:] if v is not None]  # `not` has one
+                elif value.kind == "shape":
+                    stack += value.value
                 else:
                     yield value
 

@@ -2,9 +2,10 @@
 ``specs/resnet50.spec``, ``specs/resnext50.spec``, ``specs/mobilenet_v3_large.spec``,
 ``specs/efficientnet_b0.spec`` and ``specs/vit_b16.spec`` name their parts as torchvision does
 (``conv1``, ``layer2.0.downsample.0``, ``features.4.block.2.fc1``,
-``encoder.layers.encoder_layer_3.self_attention.in_proj_weight``, ``fc``), so the emitted PyTorch modules *are* torchvision's models as far as their weights go:
-the same state_dict keys and shapes (so the same parameters and BatchNorm statistics),
-torchvision's weights load with ``strict=True``, and the two compute the same outputs.
+``encoder.layers.encoder_layer_3.self_attention.in_proj_weight``, ``fc``), so the emitted
+PyTorch modules *are* torchvision's models as far as their weights go: the same state_dict keys
+and shapes (so the same parameters and BatchNorm statistics), torchvision's weights load with
+``strict=True``, and the two compute the same outputs.
 """
 
 from __future__ import annotations

@@ -149,6 +149,7 @@ def grammar() -> dict:
                         },
                     },
                     {"include": "#constants"},
+                    {"match": r"\b(?:and|or|not)\b", "name": "keyword.operator.logical.specc"},
                     {
                         "match": alternation(ACTIVATIONS),
                         "name": "support.function.activation.specc",
@@ -169,6 +170,11 @@ def grammar() -> dict:
                 "patterns": [
                     {
                         "match": r"(?<![\w.])\d+(?:x\d+)+(?![A-Za-z0-9_])",
+                        "name": "constant.numeric.size.specc",
+                    },
+                    {  # the literal axes of a size with computed ones: `1x1x(c)`, `(h)x(w)x3`
+                        "match": r"(?<![\w.])\d+(?:x\d+)*x(?=\()|(?<=\))x(?:\d+(?:x\d+)*"
+                        r"(?![A-Za-z0-9_])|(?=\())",
                         "name": "constant.numeric.size.specc",
                     },
                     {

@@ -424,7 +424,7 @@ class TorchEmitter:
         if all(t is False for t in taken):
             return self.body(other.body, scope, val, target) if other else val
         cond = stmt.args[0].value
-        names = {n: n for n in names_in(cond)}
+        names = {n: n for n in sorted(names_in(cond))}
         text = to_python(cond, names)
         if text is None:
             raise EmitError(f"{stmt.span}: cannot write the condition {cond.text!r}")
