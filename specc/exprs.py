@@ -239,9 +239,7 @@ def to_python(value: Value, names: Mapping[str, str]) -> str | None:
     if value.kind == "shape":  # a tuple in the spec's order (emitters check it per instance)
         axes = []
         for part in value.value:
-            text = (
-                ", ".join(map(str, part.value)) if part.kind == "dims" else _expr(part, names)
-            )
+            text = ", ".join(map(str, part.value)) if part.kind == "dims" else _expr(part, names)
             if text is None:
                 return None
             axes.append(text)
