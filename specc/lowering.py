@@ -20,16 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from specc.diagnostics import Diagnostic, closest, did_you_mean, error
-from specc.expand import (
-    BRANCH_MODES,
-    Reporter,
-    XBranch,
-    XLayer,
-    XResidual,
-    XScope,
-    expand_program,
-    name_clause_as_arg,
-)
+from specc.expand import BRANCH_MODES, expand_program
+from specc.expansion import Reporter, XBranch, XLayer, XResidual, XScope, name_clause_as_arg
 from specc.ir import Model, Node, Scope
 from specc.layers import ACTIVATIONS, canonical, lookup
 from specc.source import SourceFile, Span

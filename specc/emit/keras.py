@@ -26,7 +26,7 @@ from specc.emit.structure import (
     repeat_items,
     same,
 )
-from specc.expand import name_clause_as_arg
+from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
 from specc.plans import KERAS_CALL, NO_DEFAULT, Ctor, KerasPlan, V
 from specc.syntax import Statement

@@ -290,7 +290,7 @@ def statement_kind(node) -> str:
 
 def count_value(stmt: Statement) -> Value | None:
     """The count of a ``repeat`` as written (``3``, ``(n - 1)``)."""
-    from specc.expand import name_clause_as_arg
+    from specc.expansion import name_clause_as_arg
 
     stmt = name_clause_as_arg(stmt)
     positional = [a for a in stmt.args if a.key is None]

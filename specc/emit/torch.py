@@ -42,7 +42,7 @@ from specc.emit.torch_parts import (
     layout_of,
     out_layout,
 )
-from specc.expand import name_clause_as_arg
+from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
 from specc.layers.activations import torch_call
 from specc.plans import NO_DEFAULT, Ctor, TorchPlan, V
