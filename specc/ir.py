@@ -165,6 +165,10 @@ class Model(BaseModel):
     # nodes whose output a later layer reads by name (`from=`, a merge's names, `output`):
     # the emitters keep each in a variable of its own
     references: tuple[int, ...] = ()
+    # each of those reads as resolved: (the name as written, where the name it resolved to is
+    # written -- a `name=` value, a `sequential` group's name, or the kind or block name of a
+    # generated name --, the node); a line in a block body or a repeat has one per instance
+    links: tuple[tuple[Span, Span, int], ...] = ()
     train: TrainConfig = Field(default_factory=TrainConfig)
     span: Span | None = None
     scopes: tuple[Scope, ...] = ()

@@ -78,6 +78,7 @@ def lower(source: SourceFile, program: tuple, diagnostics: list[Diagnostic]) -> 
         span=expanded.model_span,
         scopes=tuple(builder.scopes),
         references=tuple(sorted(builder.referenced)),
+        links=tuple(sorted(builder.links)),
     )
 
 
@@ -90,6 +91,7 @@ class _Context:
     used: dict[str, Span | None] = field(default_factory=dict)
     position: int = 0
     values: dict[str, int] = field(default_factory=dict)  # local name -> the node it holds
+    sites: dict[str, Span] = field(default_factory=dict)  # local name -> where it is written
 
     @classmethod
     def of(cls, scope: Scope, names: dict[int, str] | None) -> _Context:
@@ -112,6 +114,7 @@ class _GraphBuilder:
         self.reported_no_input = False
         self._names: dict[int, dict[int, str]] = {}  # static names, by id of the definition
         self.referenced: set[int] = set()
+        self.links: set[tuple[Span, Span, int]] = set()  # see Model.links
 
     def outputs(self, expanded, ctx: _Context, current: int | None) -> tuple[int, ...]:
         """The model's outputs: the layers ``output`` names, else the last one."""
@@ -125,6 +128,9 @@ class _GraphBuilder:
         """The node a name refers to in this scope (reported when there is none)."""
         if name in ctx.values:
             self.referenced.add(ctx.values[name])
+            site = ctx.sites.get(name)
+            if site is not None:
+                self.links.add((span, site, ctx.values[name]))
             return ctx.values[name]
         close = closest(name, ctx.values)
         where = "this block instance" if ctx.scope.kind == "block" else "this scope"
@@ -237,6 +243,7 @@ class _GraphBuilder:
         if local is None:
             where = x.name_span or x.stmt.name_span
             local = self.local_name(ctx, id(x.stmt), x.name, where, _fuses_activation(x))
+            ctx.sites[local] = _site(x.stmt, local == x.name)
         inputs = () if x.kind == "input" else (current, *extra)
         index = self.add(
             Node(
@@ -260,6 +267,7 @@ class _GraphBuilder:
         """An ``add`` or ``concat`` node joining ``inputs`` (``x``: the residual or branch)."""
         stmt = x.stmt
         local = self.local_name(ctx, id(stmt), None, stmt.name_span)
+        ctx.sites[local] = stmt.name_span
         index = self.add(
             Node(
                 index=len(self.nodes),
@@ -312,6 +320,7 @@ class _GraphBuilder:
                 self._claim(ctx, local, x.stmt.name_span)
             else:
                 local = self.local_name(ctx, key, explicit, x.stmt.name_span)
+            ctx.sites[local] = _site(x.stmt, local == x.name)
         scope = Scope(
             index=len(self.scopes),
             parent=ctx.scope.index,
@@ -391,6 +400,20 @@ class _GraphBuilder:
                 )
             )
         return None
+
+
+def _site(stmt, named: bool) -> Span:
+    """Where an item's name is written: its ``name=`` value or a ``sequential`` group's name
+    when it goes by that name, else (a generated name) its kind or block name."""
+    if named:
+        given = [a for a in stmt.args if a.key == "name"]
+        if given:
+            return given[-1].value.span
+        if getattr(stmt, "clauses", None) and stmt.clauses[0].name_span is not None:
+            return stmt.clauses[0].name_span  # `sequential NAME { }`
+        if stmt.args:
+            return stmt.args[0].value.span
+    return stmt.name_span
 
 
 def _fused(x) -> bool:

@@ -221,7 +221,7 @@ async def test_completion_of_parameter_keys_from_the_schema(client: LanguageClie
     items = await complete(client, "complete_keys.spec", "input 8x8x1\nconv 8 3x3 stride=2 @\n")
     fields = REGISTRY["conv2d"].Params.model_fields
     offered = {label[:-1] for label in items if label.endswith("=")}
-    assert offered == set(fields) - {"stride"} | {"name"}  # stride is already given
+    assert offered == set(fields) - {"stride"} | {"name", "from"}  # stride is already given
     assert "(default 1x1)" in items["dilation="].detail
     assert items["padding="].detail.startswith("valid | same")
     assert {"same", "valid", "relu"} <= set(items)  # the kind's bare words

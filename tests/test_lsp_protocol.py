@@ -1,5 +1,6 @@
 """``specc lsp``'s diagnostics are ``specc check``'s, in the client's position encoding, and the
-server never imports TensorFlow or PyTorch.  A real client drives the server over stdio.
+server never imports TensorFlow or PyTorch; navigation follows layers read by name.  A real
+client drives the server over stdio.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.golden_diagnostics import corpus_specs, display_path, run_check
@@ -164,6 +166,83 @@ async def probed(lsp_client: LanguageClient):
     params = lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"))
     await lsp_client.initialize_session(params)
     yield
+
+
+# `skip` in the block body and at the top level are two layers, each read in its own scope
+LAYER_REFS = (
+    "block down(f) {\n"
+    "  conv f 3x3 padding=same relu name=skip\n"
+    "  maxpool 2\n"
+    "  upsample 2\n"
+    "  concat skip\n"
+    "}\n"
+    "input 8x8x3 name=image  # Bild 😀\n"
+    "conv 4 3x3 padding=same name=skip\n"
+    "down(8)\n"
+    "concat skip\n"
+    "conv 2 1x1 name=mask\n"
+    "globalavgpool from=image\n"
+    "dense 3 name=head\n"
+    "output mask head\n"
+)
+
+
+def name_range(text: str, needle: str, after: int, nth: int = 0) -> lsp.Range:
+    """The range of ``needle[after:]`` at its ``nth`` occurrence (a name, on one line)."""
+    start = find(text, needle, after=after, nth=nth)
+    size = units(needle[after:])
+    end = lsp.Position(line=start.line, character=start.character + size)
+    return lsp.Range(start=start, end=end)
+
+
+async def test_navigation_through_layers_read_by_name(client: LanguageClient):
+    text = LAYER_REFS
+    uri = uri_of("layer_refs.spec")
+    assert [d.code for d in await open_spec(client, uri, text)] == []
+    block_skip = name_range(text, "name=skip", 5, nth=0)
+    top_skip = name_range(text, "name=skip", 5, nth=1)
+    block_use = name_range(text, "concat skip", 7, nth=0)
+    top_use = name_range(text, "concat skip", 7, nth=1)
+
+    async def definition(position: lsp.Position) -> lsp.Range:
+        found = await client.text_document_definition_async(
+            lsp.DefinitionParams(text_document=doc(uri), position=position)
+        )
+        return found.range
+
+    assert await definition(block_use.start) == block_skip
+    assert await definition(top_use.end) == top_skip  # the cursor right after the name
+    assert await definition(find(text, "from=image", after=6)) == name_range(text, "=image", 1)
+    head = name_range(text, "=head", 1)
+    assert await definition(find(text, "output mask head", after=12)) == head
+    refs = await client.text_document_references_async(
+        lsp.ReferenceParams(
+            text_document=doc(uri),
+            position=top_skip.start,
+            context=lsp.ReferenceContext(include_declaration=True),
+        )
+    )
+    assert [r.range for r in refs] == [top_skip, top_use]
+    marks = await client.text_document_document_highlight_async(
+        lsp.DocumentHighlightParams(text_document=doc(uri), position=block_use.start)
+    )
+    Kind = lsp.DocumentHighlightKind
+    assert [(m.range, m.kind) for m in marks] == [(block_skip, Kind.Write), (block_use, Kind.Read)]
+    edit = await client.text_document_rename_async(
+        lsp.RenameParams(text_document=doc(uri), position=top_use.start, new_name="trunk")
+    )
+    assert sorted((e.range.start.line, e.new_text) for e in edit.changes[uri]) == [
+        (top_skip.start.line, "trunk"),
+        (top_use.start.line, "trunk"),
+    ]
+    with pytest.raises(JsonRpcException, match="already the name of a layer"):
+        await client.text_document_rename_async(
+            lsp.RenameParams(text_document=doc(uri), position=top_use.start, new_name="image")
+        )
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=doc(uri), position=top_use.start)
+    )
+    assert hover.contents.value.startswith("**skip** · `conv2d` → `8x8x4`")
 
 
 async def test_the_server_never_imports_tensorflow_or_pytorch(probed: LanguageClient):

@@ -3,7 +3,9 @@
 At the start of a statement: layer kinds (with their usage), their aliases, activation names,
 the blocks the spec defines (with their parameters) and the keywords that fit where the cursor
 is.  After a kind: its parameter keys (type and default, from the kind's pydantic schema) and
-its bare words; after ``key=``: that parameter's values.  In the train section: its settings,
+its bare words; after ``key=``: that parameter's values; after ``from=``, in a merge's
+arguments (``concat``, ``add``, ``multiply``) and after ``output``: the layers named so far in
+the cursor's naming scope.  In the train section: its settings,
 then the datasets, losses, optimizers (and each optimizer's arguments) and metrics.  Inside a
 block call: the block's parameters, and signature help.
 """
@@ -216,6 +218,8 @@ def _parameter_items(kind, given: set[str], extra: list[str]) -> list[lsp.Comple
             items.append(_item(word, Kind.EnumMember, f"sets {key}={format_default(value)}"))
     items += [_item(name, Kind.Variable, "block parameter") for name in extra]
     items.append(_item("name=", Kind.Property, "the layer's name", insert="name="))
+    if kind.name != "input":
+        items.append(_item("from=", Kind.Property, "read a named layer", insert="from="))
     return items
 
 
@@ -283,16 +287,28 @@ def complete(ctx: CursorContext, text: str, snippets: bool = False) -> list[lsp.
         return _values({"concat": "join on channels", "add": "sum"}, Kind.EnumMember)
     if first in ("repeat", "if"):
         return [_item(name, Kind.Variable, "block parameter") for name in formals]
+    if first == "output":
+        return _layer_items(ctx, ctx.words)
     kind = lookup(first) or (REGISTRY["activation"] if first in ACTIVATIONS else None)
     if kind is None:
         return []
+    if ctx.words[-1] == "=" and ctx.words[-2:-1] == ["from"]:
+        return _layer_items(ctx, [])
     if ctx.words[-1] == "=" and len(ctx.words) >= 2:
         field = kind.Params.model_fields.get(ctx.words[-2])
         options = values_of(field) if field is not None else []
         return _values(options, Kind.EnumMember, ctx.words[-2]) + [
             _item(name, Kind.Variable, "block parameter") for name in formals
         ]
-    return _parameter_items(kind, _given_keys(kind, ctx.words), formals)
+    items = _parameter_items(kind, _given_keys(kind, ctx.words), formals)
+    if getattr(kind, "merge", False):  # `concat enc1`, `add a b`: the layers it merges
+        items = _layer_items(ctx, ctx.words) + items
+    return items
+
+
+def _layer_items(ctx: CursorContext, given: list[str]) -> list[lsp.CompletionItem]:
+    """The named layers visible at the cursor, less those already written."""
+    return [_item(name, Kind.Reference, "layer") for name in ctx.names if name not in given]
 
 
 def _call_items(call: Call, blocks: dict) -> list[lsp.CompletionItem]:

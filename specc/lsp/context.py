@@ -27,6 +27,8 @@ _TOKEN = re.compile(
 _CLOSED = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _WORD_AT_END = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 # block definitions, found by text so that they are known while the spec does not parse
+# bodies whose layer names stay visible after them (`} {`: a branch's next path)
+_TRANSPARENT = ("residual", "shortcut", "branch", "if", "else", "")
 BLOCK_DEFINITION = re.compile(r"(?m)^[ \t]*block[ \t]+([A-Za-z_][A-Za-z0-9_]*)\(([^)\n]*)\)")
 
 
@@ -51,6 +53,7 @@ class CursorContext:
     in_expression: bool  # inside `( ... )` that is not a call
     closed: str | None  # the opening word of the body a `}` just closed on this line
     in_string: bool = False  # inside a string literal that is not closed yet
+    names: list[str] = field(default_factory=list)  # the layer names visible at the cursor
 
     @property
     def section(self) -> str | None:
@@ -78,20 +81,25 @@ def cursor_context(text: str, offset: int) -> CursorContext:
     words: list[str] = []
     parens: list[Call | None] = []
     closed: str | None = None
+    names = _Names()
     for token in _TOKEN.finditer(scan):
         kind, value = token.lastgroup, token.group()
         if kind in ("space", "comment"):
             continue
         if kind == "newline" or value == ";":
+            names.end(words)
             words, parens, closed = [], [], None
         elif value == "{":
             block = None
             if words[:1] == ["block"] and len(words) > 1:
                 block = words[1].rstrip("(")
             frames.append((words[0].rstrip("(") if words else "", block))
+            names.open(words)
             words, parens, closed = [], [], None
         elif value == "}":
+            names.end(words)
             closed = frames.pop()[0] if frames else None
+            names.close(closed)
             words, parens = [], []
         elif kind == "call":
             words.append(value)
@@ -114,7 +122,37 @@ def cursor_context(text: str, offset: int) -> CursorContext:
             words.append(value)
     call = next((c for c in reversed(parens) if c is not None), None)
     in_expression = bool(parens) and parens[-1] is None
-    return CursorContext(frames, words, prefix, call, in_expression, closed)
+    visible = list(dict.fromkeys(names.stack[-1]))
+    return CursorContext(frames, words, prefix, call, in_expression, closed, names=visible)
+
+
+class _Names:
+    """The layer names written before the cursor, by naming scope: ``name=X`` (on a layer, an
+    ``input``, a block call, a ``repeat``) and ``sequential X { }``.  A block, ``repeat`` or
+    ``sequential`` body is a scope of its own; ``residual``, ``branch`` and ``if`` bodies are
+    not (their names stay visible after them), as the compiler names layers."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[str]] = [[]]
+
+    def end(self, words: list[str]) -> None:
+        """A statement ends: the names it gives become visible."""
+        given = zip(words, words[1:], words[2:], strict=False)
+        self.stack[-1] += [name for key, eq, name in given if key == "name" and eq == "="]
+
+    def open(self, words: list[str]) -> None:
+        """A ``{`` after ``words``: the statement's names, then the body's scope."""
+        self.end(words)
+        if words[:1] == ["sequential"] and len(words) > 1:
+            self.stack[-1].append(words[1])
+        self.stack.append([])
+
+    def close(self, opened: str | None) -> None:
+        """A ``}`` closes the body that ``opened`` (the word before its ``{``) began."""
+        if len(self.stack) > 1:
+            inner = self.stack.pop()
+            if opened in _TRANSPARENT:
+                self.stack[-1] += inner
 
 
 def block_signatures(text: str) -> dict[str, list[tuple[str, str | None]]]:

@@ -4,7 +4,9 @@
   arithmetic (one entry per instance for a line in a block body or a ``repeat``);
 - a kind name: its usage, as ``specc layers`` prints it;
 - a block call: the layers it expands to, with their shapes and totals;
-- a block definition or parameter, a named layer, the ``model`` line, a train setting.
+- a block definition or parameter, a named layer, the ``model`` line, a train setting;
+- a layer name a line reads (``from=enc1``, ``concat enc1``, ``output head``): the layer it
+  reads, as on that layer's own line.
 """
 
 from __future__ import annotations
@@ -120,6 +122,21 @@ def _block_text(analysis: Analysis, block: BlockDef) -> str:
     return f"**block {block.name}({formals})**: called {len(calls)} time(s) in this spec"
 
 
+def _reference_text(analysis: Analysis, nodes: list[int]) -> str | None:
+    """The layer a name reads (``concat enc1``), one per instance of its line."""
+    by_index = {layer.index: layer for layer in analysis.layers}
+    layers = [by_index[i] for i in dict.fromkeys(nodes) if i in by_index]
+    if len(layers) == 1:
+        return layer_text(analysis, layers[0])
+    if not layers:
+        return None
+    parts = [f"reads {len(layers)} layers, one per instance of this line:"]
+    parts += [layer_text(analysis, lay, explain=False) for lay in layers[:MAX_INSTANCES]]
+    if len(layers) > MAX_INSTANCES:
+        parts.append(f"… and {len(layers) - MAX_INSTANCES} more")
+    return "\n\n".join(parts)
+
+
 def hover_text(analysis: Analysis, line: int, column: int) -> str | None:
     """Markdown for the hover at a 1-based position, or None when there is nothing to say."""
     symbols = analysis.symbols
@@ -135,6 +152,10 @@ def hover_text(analysis: Analysis, line: int, column: int) -> str | None:
             formal = next((f for f in formals if f.name == symbol.name), None)
             default = f" (default `{formal.default.text}`)" if formal and formal.default else ""
             return f"parameter `{symbol.name}` of block `{symbol.scope}`{default}"
+        if symbol.kind == LAYER and not occurrence.definition:
+            text = _reference_text(analysis, symbols.targets.get(occurrence.span, []))
+            if text:
+                return text
         if symbol.kind == LAYER:
             layer = next((lay for lay in analysis.layers if lay.name == symbol.name), None)
             if layer is not None:

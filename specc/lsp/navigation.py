@@ -1,4 +1,4 @@
-"""Go to definition, references, rename and the document outline.
+"""Go to definition, references, highlights, rename and the document outline.
 
 Definitions and uses come from :class:`specc.lsp.symbols.SymbolIndex`; the outline lists the
 model, its input, the blocks (with their bodies), the layers with the shapes they output, the
@@ -13,10 +13,11 @@ import re
 from lsprotocol import types as lsp
 
 from specc.layers import all_names
+from specc.lowering import static_names
 from specc.lsp.analysis import Analysis
 from specc.lsp.hints import call_label, statement_label
 from specc.lsp.positions import LineIndex
-from specc.lsp.symbols import BLOCK, LAYER, PARAMETER, Occurrence
+from specc.lsp.symbols import BLOCK, LAYER, PARAMETER, Occurrence, Symbol
 from specc.source import Span
 from specc.syntax import BlockDef, Call, Statement
 
@@ -25,7 +26,7 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RESERVED = frozenset(
     {"model", "input", "train", "block", "repeat", "residual", "shortcut", "branch", "if"}
     | {"sequential"}
-    | {"else", "name", "true", "false", "none", "concat", "add"}
+    | {"else", "name", "true", "false", "none", "concat", "add", "multiply", "output", "from"}
 )
 
 
@@ -39,7 +40,7 @@ def definition(analysis: Analysis, line: int, column: int) -> Span | None:
     if found is None:
         return None
     target = analysis.symbols.definition(found.symbol)
-    return target.span if target else None
+    return target.span if target else found.symbol.site  # a generated name: the layer's kind
 
 
 def references(
@@ -54,6 +55,15 @@ def references(
         for o in analysis.symbols.uses(found.symbol)
         if include_declaration or not o.definition
     ]
+
+
+def highlights(analysis: Analysis, line: int, column: int) -> list[tuple[Span, bool]]:
+    """Every place the symbol under the cursor is written, each with whether it is the
+    definition (written) rather than a use (read)."""
+    found = analysis.symbols.at(line, column)
+    if found is None:
+        return []
+    return [(o.span, o.definition) for o in analysis.symbols.uses(found.symbol)]
 
 
 def renameable(analysis: Analysis, line: int, column: int) -> Occurrence | None:
@@ -84,12 +94,25 @@ def rename(analysis: Analysis, line: int, column: int, new_name: str) -> list[Sp
     elif symbol.kind == PARAMETER:
         taken = symbols.names(PARAMETER, symbol.scope)
     elif symbol.kind == LAYER:
-        taken = symbols.names(LAYER) | {layer.name for layer in analysis.layers}
-        if analysis.facts.model is not None:
-            taken |= {node.name for node in analysis.facts.model.nodes}
+        taken = _layer_names(analysis, symbol)
     if new_name in taken:
         raise RenameError(f"`{new_name}` is already the name of a {symbol.kind} here")
     return [o.span for o in symbols.uses(symbol)]
+
+
+def _layer_names(analysis: Analysis, symbol: Symbol) -> set[str]:
+    """The names a layer cannot be renamed to: those of the other layers in its naming scope
+    (written or generated: a written name also takes a generated one's place) and, in a block,
+    the block's parameters (``name=f`` takes the value of the parameter ``f``)."""
+    scope = analysis.symbols.scopes.get(symbol.site) if symbol.site else None
+    if scope is None:
+        raise RenameError(
+            f"`{symbol.name}` is a generated name: give the layer a name with `name=` first"
+        )
+    taken = analysis.symbols.layer_names(scope) | set(static_names(scope.body).values())
+    if scope.block is not None:
+        taken |= {formal.name for formal in scope.block.formals}
+    return taken
 
 
 # -- outline ----------------------------------------------------------------------------------

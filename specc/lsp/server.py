@@ -192,6 +192,18 @@ def build_server() -> SpeccServer:
         )
         return [lsp.Location(uri=params.text_document.uri, range=lines.range(s)) for s in spans]
 
+    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    async def on_highlight(
+        ls: SpeccServer, params: lsp.DocumentHighlightParams
+    ) -> list[lsp.DocumentHighlight]:
+        analysis, lines = await ls.current(params.text_document.uri)
+        found = navigation.highlights(analysis, *lines.location(params.position))
+        Kind = lsp.DocumentHighlightKind
+        return [
+            lsp.DocumentHighlight(range=lines.range(s), kind=Kind.Write if d else Kind.Read)
+            for s, d in found
+        ]
+
     @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
     async def on_prepare_rename(ls: SpeccServer, params: lsp.PrepareRenameParams):
         analysis, lines = await ls.current(params.text_document.uri)
