@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 from specc.diagnostics import SpecError
 from specc.source import BOM, SourceFile
-from specc.syntax import STRING, Arg, BlockDef, Call, Clause, Node, Statement, Value, parse
+from specc.syntax import Arg, BlockDef, Call, Clause, Node, Statement, Value, parse
+from specc.syntax_errors import STRING
 
 INDENT = "  "
 MAX_WIDTH = 100

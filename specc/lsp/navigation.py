@@ -13,11 +13,11 @@ import re
 from lsprotocol import types as lsp
 
 from specc.layers import all_names
-from specc.lowering import static_names
 from specc.lsp.analysis import Analysis
 from specc.lsp.hints import call_label, statement_label
 from specc.lsp.positions import LineIndex
 from specc.lsp.symbols import BLOCK, LAYER, PARAMETER, Occurrence, Symbol
+from specc.naming import static_names
 from specc.source import Span
 from specc.syntax import BlockDef, Call, Statement
 
