@@ -23,6 +23,17 @@ ONNX_INVISIBLE = (
 )
 
 
+# kinds that the frameworks write alike, compared as one (the round trips also compare the
+# outputs, which tell them apart where they differ): Keras has no adaptive pooling (a plain
+# pooling with the window H/Ho is what the Keras backend writes), and on a sequence both
+# `token_pool mean` and `globalavgpool` are GlobalAveragePooling1D
+SAME_KINDS = {
+    "adaptive_avgpool2d": "avgpool2d",
+    "adaptive_maxpool2d": "maxpool2d",
+    "token_pool": "globalavgpool",
+}
+
+
 def graph_signature(document: dict, drop: tuple[str, ...] = ()) -> list[str]:
     """The layers of a check document as sorted content hashes (see the module doc); layers
     of the kinds in ``drop`` are skipped (their readers read their input)."""
@@ -42,7 +53,7 @@ def graph_signature(document: dict, drop: tuple[str, ...] = ()) -> list[str]:
         inputs = [hashes[resolve(i)] for i in layer["inputs"]]
         if layer["kind"] == "add":
             inputs.sort()
-        kind = layer["kind"]
+        kind = SAME_KINDS.get(layer["kind"], layer["kind"])
         if (
             kind == "depthwise_conv2d"
             and by_name[resolve(layer["inputs"][0])]["output_shape"][-1] == 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from specc.bridge.graph import Graph, ImportFailure
 
-MERGES = ("add", "concat")
+MERGES = ("add", "concat", "multiply")
 
 
 @dataclass
