@@ -26,6 +26,8 @@ def randomize_keras(model, seed: int = 3) -> None:
             new.append(value)
         if new:
             layer.set_weights(new)
+            if hasattr(layer, "finalize_state"):  # Normalization: use the statistics just set
+                layer.finalize_state()
 
 
 def randomize_torch(model, seed: int = 5) -> None:

@@ -17,7 +17,7 @@ from specc.bridge.files import write_atomically
 from specc.bridge.graph import Weights
 from specc.compiler import CheckedModel
 from specc.emit.planning import plan_model
-from specc.port_weights import KERAS_SUFFIXES, TORCH_SUFFIXES, load_emitted
+from specc.port_weights import KERAS_SUFFIXES, TORCH_SUFFIXES, _tensor_key, load_emitted
 
 
 class WeightsError(Exception):
@@ -39,16 +39,21 @@ def output_kind(path: str) -> str:
 # -- an imported model's weights ---------------------------------------------------------------
 
 
-def attach_keras_weights(graph, path: str) -> None:
-    """Read a ``.keras`` file's weights (with Keras) onto the graph's layers, by layer name."""
+def attach_keras_weights(graph, path: str, checked: CheckedModel | None = None) -> None:
+    """Read a ``.keras`` file's weights (with Keras) onto the graph's layers, by layer name.
+    ``checked``: the imported spec, whose emitted Keras file defines the layer classes of
+    specc's own (``specc>LayerScale``, ...) that a file saved from specc's Keras code holds."""
     import keras
 
+    if checked is not None:
+        with tempfile.TemporaryDirectory(prefix="specc-import-") as tmp:
+            load_emitted(checked, "keras", Path(tmp))  # registers specc's layer classes
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:
         raise WeightsError(f"Keras cannot load {path}: {_first_line(exc)}") from None
     for layer in graph.layers:
-        if not layer.name or layer.kind in ("input", "add", "concat"):
+        if not layer.name or layer.kind in ("input", "add", "concat", "multiply"):
             continue
         try:
             arrays = model.get_layer(layer.name).get_weights()
@@ -121,7 +126,7 @@ def write_weights(imported, path: str) -> None:
             filled = set()
             for node, plan, weights in node_weights(checked, imported.graph, imported.origin):
                 for suffix, value in torch_arrays(plan, weights).items():
-                    key = f"{node.name}.{suffix}"
+                    key = _tensor_key(node.name, suffix)
                     if key not in state or tuple(state[key].shape) != tuple(value.shape):
                         raise WeightsError(f"{key}: the weights do not fit the emitted model")
                     state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(state[key].dtype)
