@@ -223,6 +223,8 @@ def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):
     monkeypatch.setattr(limits, "MAX_TOKENS", 100)
     codes = [d.code for d in check_text("relu\n" * 100, error_codes.EXAMPLE_FILE).diagnostics]
     assert codes == ["E0113"]
+
+
 def test_e0701_names_every_layer_a_spec_cannot_express(tmp_path):
     from specc.bridge.graph import ImportFailure
     from specc.bridge.importer import import_model

@@ -63,20 +63,41 @@ def name_nodes(model, checked: CheckedModel) -> None:
     by_name = {n.name: n for n in nodes}
     inputs_of = {n.name: {nodes[i].name for i in n.inputs} for n in nodes}
     claimed: set[str] = set()
-    owner = {model.graph.input[0].name: nodes[0].name}
+    stored = {t.name for t in model.graph.initializer}
+    graph_inputs = [i.name for i in model.graph.input if i.name not in stored]
+    inputs = zip(graph_inputs, checked.model.inputs, strict=True)
+    owner = {name: nodes[i].name for name, i in inputs}
+    # layers that are a bare nn.Parameter (a class token, a layer scale): the ops that read
+    # the parameter, whose initializer has the layer's name, are the layer's
+    for n in nodes:
+        module = plans[n.index].module
+        if getattr(module, "cls", "") == "nn.Parameter" and n.name in stored:
+            owner[n.name] = n.name
     used: dict[str, int] = {}
     for op in model.graph.node:
         sources = {owner[i] for i in op.input if i in owner}
-        base = next((s for s in reversed(name_scopes(op)) if s in modules), None)
+        base = _bare(sources, by_name, plans, inputs_of)
+        base = base or next((s for s in reversed(name_scopes(op)) if s in modules), None)
         result = base
         if base is None:
             base, result = _functional(op, sources, by_name, plans, inputs_of, claimed, pending)
         for out in op.output:
-            if result is not None:
+            if result is not None and op.op_type != "Shape":  # a shape is no layer's output
                 owner[out] = result
         text = f"{base}/{op.op_type}" if base else f"/{op.op_type}"
         used[text] = used.get(text, 0) + 1
         op.name = text if used[text] == 1 else f"{text}_{used[text]}"
+
+
+def _bare(sources, by_name, plans, inputs_of) -> str | None:
+    """The layer that is a bare nn.Parameter whose op this is: it reads that parameter (or
+    what was computed from it) and otherwise only the layer's input."""
+    for source in sources:
+        module = plans[by_name[source].index].module
+        bare = getattr(module, "cls", "") == "nn.Parameter"
+        if bare and sources - {source} <= inputs_of[source]:
+            return source
+    return None
 
 
 def _functional(op, sources, by_name, plans, inputs_of, claimed, pending):
