@@ -69,16 +69,22 @@ def name_nodes(model, checked: CheckedModel) -> None:
     owner = {name: nodes[i].name for name, i in inputs}
     # layers that are a bare nn.Parameter (a class token, a layer scale): the ops that read
     # the parameter, whose initializer has the layer's name, are the layer's
+    params = {}  # tensor -> the bare-parameter layer it is, or was computed from alone
     for n in nodes:
         module = plans[n.index].module
         if getattr(module, "cls", "") == "nn.Parameter" and n.name in stored:
-            owner[n.name] = n.name
+            params[n.name] = n.name
     used: dict[str, int] = {}
     for op in model.graph.node:
         sources = {owner[i] for i in op.input if i in owner}
-        base = _bare(sources, by_name, plans, inputs_of)
-        base = base or next((s for s in reversed(name_scopes(op)) if s in modules), None)
-        result = base
+        bare = next((params[i] for i in op.input if i in params), None)
+        if bare is not None and not sources:  # the parameter reshaped, expanded: still its
+            params.update(dict.fromkeys(op.output, bare))
+        if bare is not None and (not sources or sources <= inputs_of[bare]):
+            base = result = bare
+        else:
+            base = next((s for s in reversed(name_scopes(op)) if s in modules), None)
+            result = base
         if base is None:
             base, result = _functional(op, sources, by_name, plans, inputs_of, claimed, pending)
         for out in op.output:
@@ -87,17 +93,6 @@ def name_nodes(model, checked: CheckedModel) -> None:
         text = f"{base}/{op.op_type}" if base else f"/{op.op_type}"
         used[text] = used.get(text, 0) + 1
         op.name = text if used[text] == 1 else f"{text}_{used[text]}"
-
-
-def _bare(sources, by_name, plans, inputs_of) -> str | None:
-    """The layer that is a bare nn.Parameter whose op this is: it reads that parameter (or
-    what was computed from it) and otherwise only the layer's input."""
-    for source in sources:
-        module = plans[by_name[source].index].module
-        bare = getattr(module, "cls", "") == "nn.Parameter"
-        if bare and sources - {source} <= inputs_of[source]:
-            return source
-    return None
 
 
 def _functional(op, sources, by_name, plans, inputs_of, claimed, pending):

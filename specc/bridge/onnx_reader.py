@@ -126,31 +126,34 @@ class OnnxReader:
                 self.values[name] = value
 
     def read_input(self) -> None:
+        """Every input of the graph (its initializers aside) as an ``input`` layer."""
         initializers = {t.name for t in self.onnx_graph.initializer}
         inputs = [i for i in self.onnx_graph.input if i.name not in initializers]
-        if len(inputs) != 1 or len(self.onnx_graph.output) != 1:
-            raise ImportFailure(
-                "E0702",
-                f"the model has {len(inputs)} inputs and {len(self.onnx_graph.output)} outputs; "
-                "a spec has one of each",
-            )
-        tensor = inputs[0].type.tensor_type
+        if not inputs or not self.onnx_graph.output:
+            raise NotAModel("the ONNX graph has no inputs or no outputs")
+        for graph_input in inputs:
+            self.read_one_input(graph_input)
+
+    def read_one_input(self, graph_input) -> None:
+        """One input of the graph: its shape in the spec's layout."""
+        tensor = graph_input.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         sizes = dims[1:]
         if not dims or any(d is None or d <= 0 for d in sizes):
             self.unsupported.add(
-                "an input with a size that is not fixed", inputs[0].name, f"shape {dims}"
+                "an input with a size that is not fixed", graph_input.name, f"shape {dims}"
             )
             sizes = [d or 1 for d in sizes] or [1]
         integer = tensor.elem_type in (6, 7, 2, 3, 4, 5, 12, 13)  # int32/64, uint8..
         rank = len(sizes)
-        if integer or rank == 1 or self.read_channels_last(inputs[0].name, rank):
+        if integer or rank == 1 or self.read_channels_last(graph_input.name, rank):
             shape, phys = tuple(sizes), channels_last(rank)
         else:  # NCHW / NCL: channels first, PyTorch's layout
             shape, phys = (*sizes[1:], sizes[0]), channels_first(rank)
         args = {"shape": shape, "dtype": "int" if integer else "float32"}
-        index = self.graph.add(Layer("input", args, [], "", "input"))
-        self.values[inputs[0].name] = Data(index, shape, phys)
+        name = graph_input.name if graph_input.name != "input" else ""
+        index = self.graph.add(Layer("input", args, [], name, "input"))
+        self.values[graph_input.name] = Data(index, shape, phys)
 
     def read_channels_last(self, name: str, rank: int) -> bool:
         """An image input read only by transposes to channels-first is channels-last."""
@@ -162,15 +165,22 @@ class OnnxReader:
         )
 
     def read_output(self) -> None:
-        value = self.values.get(self.onnx_graph.output[0].name)
-        if isinstance(value, Poison) or value is None:
-            return
-        if not isinstance(value, Data):
-            raise ImportFailure("E0702", "the model's output does not depend on its input")
-        value = self.materialize(value)
-        if isinstance(value, Data):
+        """The graph's outputs, in order, as the graph's outputs."""
+        outputs = []
+        for graph_output in self.onnx_graph.output:
+            value = self.values.get(graph_output.name)
+            if isinstance(value, Poison) or value is None:
+                return
+            if not isinstance(value, Data):
+                raise ImportFailure(
+                    "E0702", f"the model's output {graph_output.name} does not depend on its input"
+                )
+            value = self.materialize(value)
             self.use(value)
-            self.graph.output = value.layer
+            outputs.append(value.layer)
+            if graph_output.name != "output" and not self.graph.layers[value.layer].name:
+                self.graph.layers[value.layer].name = graph_output.name
+        self.graph.outputs = outputs
 
     # -- building layers --------------------------------------------------------------------
 
