@@ -61,6 +61,9 @@ def conv(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     elif group == channels and weight.shape[1] == 1 and dims == 2:
         kind = "depthwise_conv2d"
         args = {"kernel": kernel, "depth_multiplier": int(weight.shape[0]) // channels, **window}
+    elif channels % group == 0 and weight.shape[1] * group == channels:
+        kind = "conv2d" if dims == 2 else "conv1d"
+        args = {"filters": int(weight.shape[0]), "kernel": kernel, **window, "groups": group}
     else:
         raise Unexpressible("Conv with groups", f"group={group}: grouped convolution")
     args |= {"use_bias": has_bias, "activation": None}

@@ -82,7 +82,9 @@ def pool(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         if form is None:
             raise Unexpressible(f"{node.op_type} with uneven pads")
         zeropad, padding = form
-        if implicit_zero and padding == "same":
+        if implicit_zero and before == after:  # PyTorch's padding=P, its zeros counted
+            zeropad, padding = None, tuple(before)
+        elif implicit_zero and padding == "same":
             raise Unexpressible("AveragePool counting its padding")
         if not implicit_zero and zeropad is not None and not data.nonneg:
             raise Unexpressible(f"{node.op_type} padding data that may be negative")

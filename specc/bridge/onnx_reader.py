@@ -28,7 +28,7 @@ from specc.bridge.onnx_values import (
     channels_first,
     channels_last,
 )
-from specc.bridge.simplify import fuse_activations, fuse_separable, output_shape
+from specc.bridge.simplify import fuse_activations, fuse_keepdims, fuse_separable, output_shape
 from specc.bridge.spec_text import model_name
 
 SCOPES_KEY = "pkg.torch.onnx.name_scopes"
@@ -49,6 +49,7 @@ def read_onnx(path: str | Path) -> Graph:
     graph = reader.run()
     fuse_separable(graph)
     fuse_activations(graph)
+    fuse_keepdims(graph)
     return graph
 
 

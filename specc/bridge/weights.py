@@ -93,7 +93,11 @@ def keras_arrays(plan, weights: Weights) -> list:
 def torch_arrays(plan, weights: Weights) -> dict:
     """A layer's weights as PyTorch tensors (numpy arrays), by the plan's names."""
     if weights.layout == "torch":
-        return dict(weights.arrays)
+        names = [name for entry in plan.weights for name in entry.torch]
+        arrays = dict(weights.arrays)
+        if len(names) == len(arrays) == 1 and set(names) != set(arrays):
+            arrays = {names[0]: next(iter(arrays.values()))}  # a bare parameter or a module's
+        return arrays
     out = {}
     for entry in plan.weights:
         arrays = entry.transform.to_torch([weights.arrays[i] for i in entry.keras])
@@ -127,6 +131,8 @@ def write_weights(imported, path: str) -> None:
             for node, plan, weights in node_weights(checked, imported.graph, imported.origin):
                 for suffix, value in torch_arrays(plan, weights).items():
                     key = _tensor_key(node.name, suffix)
+                    if key in state and value.size == state[key].numel():
+                        value = value.reshape(tuple(state[key].shape))  # (C,) or (C, 1, 1)
                     if key not in state or tuple(state[key].shape) != tuple(value.shape):
                         raise WeightsError(f"{key}: the weights do not fit the emitted model")
                     state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(state[key].dtype)
