@@ -98,10 +98,16 @@ def shift(r: OnnxReader, node, data: Data, value, sign: float, position: int) ->
     terms = _per_channel(data, array)
     if terms is None:
         raise Unexpressible(f"{node.op_type} of a constant that is not one value per channel")
-    if layer.kind == "rescaling" and not any(layer.args["offset"]) and _only_reader(r, node, data):
+    scalar = terms.size == 1
+    if (
+        scalar
+        and layer.kind == "rescaling"
+        and not any(layer.args["offset"])
+        and _only_reader(r, node, data)
+    ):
         layer.args["offset"] = tuple(float(sign * t) for t in terms)
         return data
-    if sign < 0 and terms.size == data.shape[-1]:
+    if sign < 0 and not scalar and terms.size == data.shape[-1]:
         data = r.materialize(data)
         args = {"mean": tuple(float(t) for t in terms), "variance": (1.0,) * terms.size}
         index, shape = r.add(node, "normalization", args, [data])

@@ -195,10 +195,13 @@ def matmul(r: OnnxReader, node, ins: list, attrs: dict) -> list:
 
 
 def dense_layer(r: OnnxReader, node, data: Data, weight: np.ndarray, bias) -> Data:
-    """A dense layer: ``weight`` is PyTorch's (out, in)."""
-    if len(data.shape) != 1 or data.phys != ("N", 0):
+    """A dense layer, on a vector or on every token of a sequence (its channels the last
+    physical axis): ``weight`` is PyTorch's (out, in)."""
+    tokens = len(data.shape) == 2 and data.phys[-1] == 1 and "N" in data.phys
+    if not tokens and (len(data.shape) != 1 or data.phys != ("N", 0)):
         raise Unexpressible(
-            f"{node.op_type} on a tensor of rank > 2", "specc's dense takes vectors"
+            f"{node.op_type} on a tensor other than a vector or a sequence",
+            "specc's dense takes vectors and tokens",
         )
     weights = {"weight": weight.astype(np.float32)}
     has_bias = bias is not None
@@ -206,7 +209,7 @@ def dense_layer(r: OnnxReader, node, data: Data, weight: np.ndarray, bias) -> Da
         weights["bias"] = np.broadcast_to(bias, (weight.shape[0],)).astype(np.float32)
     args = {"units": int(weight.shape[0]), "use_bias": has_bias, "activation": None}
     index, shape = r.add(node, "dense", args, [data], weights)
-    return Data(index, shape, ("N", 0))
+    return Data(index, shape, data.phys if tokens else ("N", 0))
 
 
 @handles("BatchNormalization")

@@ -78,6 +78,11 @@ class OnnxReader:
         self.uses: dict[int, set[str]] = {}  # recurrent layer -> variants read ("seq", "last")
         self.after: list = []  # checks to run once every node is read
         self.transposes: dict[int, Data] = {}  # conv transpose layer -> its (cropped) output
+        # the shapes the file records (a symbolic batch size as a string)
+        self.shapes: dict[str, list] = {}
+        for info in [*self.onnx_graph.value_info, *self.onnx_graph.output]:
+            dims = info.type.tensor_type.shape.dim
+            self.shapes[info.name] = [d.dim_value if d.HasField("dim_value") else "N" for d in dims]
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -85,10 +90,22 @@ class OnnxReader:
         """Read every node; returns the graph (raises :class:`ImportFailure` for what specc
         cannot express)."""
         from specc.bridge import onnx_tensors  # noqa: F401  (registers every handler)
+        from specc.bridge.onnx_attention import find_regions, read_attention
         from specc.bridge.onnx_common import HANDLERS
 
         self.read_input()
-        for node in self.onnx_graph.node:
+        regions = find_regions(self.onnx_graph.node, self.stored)
+        for k, node in enumerate(self.onnx_graph.node):
+            region = regions.get(k)
+            if region is not None:  # an attention module's ops: one layer, at its last op
+                if k == region.last:
+                    try:
+                        read_attention(self, region)
+                    except Unexpressible as exc:
+                        self.unsupported.add(exc.what, region.prefix, exc.why)
+                        for i in region.members:
+                            self.set_outputs(self.onnx_graph.node[i], [Poison()] * 8)
+                continue
             ins = [self.values.get(name) if name else None for name in node.input]
             missing = [n for n, v in zip(node.input, ins, strict=True) if n and v is None]
             if missing:
