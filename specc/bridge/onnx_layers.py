@@ -139,11 +139,35 @@ def crop(r: OnnxReader, node, data: Data, cuts: dict) -> list:
         out = data.with_(shape=tuple(shape), extra={**data.extra, "geometry": geometry})
         r.transposes[data.layer] = out
         return [out]
+    cropped = _cropping(r, node, data, cuts)
+    if cropped is not None:
+        return [cropped]
     dims = data.physical_shape
     for a, (b, e, s) in cuts.items():
         if dims[a] is not BATCH:
             dims[a] = len(range(*slice(b, e, s).indices(int(dims[a]))))
     return [Shaped(dims, "Slice")]
+
+
+def _cropping(r: OnnxReader, node, data: Data, cuts: dict) -> Data | None:
+    """A slice of an image's height and width, step 1: ``cropping2d`` (None otherwise)."""
+    if len(data.shape) != 3 or data.phys[0] != "N":
+        return None
+    sides = {0: [0, 0], 1: [0, 0]}
+    for a, (begin, end, step) in cuts.items():
+        p = data.phys[a]
+        if step != 1 or p not in (0, 1):
+            return None
+        n = data.shape[p]
+        kept = range(n)[slice(begin, end)]
+        if not kept:
+            return None
+        sides[p] = [kept.start, n - kept.stop]
+    data = r.materialize(data)
+    (top, bottom), (left, right) = sides[0], sides[1]
+    args = {"cropping": (top, left), "bottom": bottom, "right": right}
+    index, shape = r.add(node, "cropping2d", args, [data])
+    return Data(index, shape, data.phys, nonneg=data.nonneg)
 
 
 def _settle_transpose(r: OnnxReader, index: int) -> None:

@@ -179,6 +179,9 @@ def global_pool(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     kind = (
         "globalavgpool" if "Mean" in node.op_type or "Average" in node.op_type else "globalmaxpool"
     )
+    if keep:  # the pooled axes kept, of size 1: `keepdims`
+        index, shape = r.add(node, kind, {"keepdims": True}, [data])
+        return [Data(index, shape, data.phys, nonneg=data.nonneg)]
     index, shape = r.add(node, kind, {}, [data])
     channel = data.phys.index(rank - 1)
     phys = []

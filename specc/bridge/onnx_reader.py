@@ -28,7 +28,7 @@ from specc.bridge.onnx_values import (
     channels_first,
     channels_last,
 )
-from specc.bridge.simplify import fuse_activations, fuse_keepdims, fuse_separable, output_shape
+from specc.bridge.simplify import fuse_activations, fuse_separable, output_shape
 from specc.bridge.spec_text import model_name
 
 SCOPES_KEY = "pkg.torch.onnx.name_scopes"
@@ -49,7 +49,6 @@ def read_onnx(path: str | Path) -> Graph:
     graph = reader.run()
     fuse_separable(graph)
     fuse_activations(graph)
-    fuse_keepdims(graph)
     return graph
 
 
@@ -244,10 +243,11 @@ class OnnxReader:
         before = [b for b, _a, _v in data.pad]
         after = [a for _b, a, _v in data.pad]
         values = {v for *_, v in data.pad}
-        if values != {0.0} or before != after or len(before) != 2:
-            raise Unexpressible("Pad", "only even zero padding of images (zeropad) is expressible")
+        if values != {0.0} or len(before) != 2:
+            raise Unexpressible("Pad", "only zero padding of images (zeropad) is expressible")
         source = data.with_(pad=None)
-        index, shape = self.add(None, "zeropad2d", {"padding": tuple(before)}, [source], name="")
+        args = {"padding": tuple(before), "bottom": after[0], "right": after[1]}
+        index, shape = self.add(None, "zeropad2d", args, [source], name="")
         return Data(index, shape, data.phys, nonneg=data.nonneg)
 
     def image(self, data: Data, rank: int) -> Data:

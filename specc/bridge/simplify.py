@@ -157,25 +157,6 @@ def _plain(layer: Layer) -> bool:
     return abs(slope - LEAKY_RELU_SLOPE) < 1e-6 and abs(layer.args.get("alpha", 1.0) - 1) < 1e-6
 
 
-def fuse_keepdims(graph: Graph) -> None:
-    """A global pooling whose only reader reshapes it to 1x1xC: the pooling with
-    ``keepdims`` (ONNX keeps the pooled axes, PyTorch's ``mean(..., keepdim=True)``)."""
-    users = graph.consumers()
-    for i, layer in enumerate(graph.layers):
-        if layer.kind not in ("globalavgpool", "globalmaxpool") or layer.args.get("keepdims"):
-            continue
-        if len(users[i]) != 1 or i in graph.outputs:
-            continue
-        reader = graph.layers[users[i][0]]
-        source = infer_shapes(graph).get(layer.inputs[0])
-        if reader.kind != "reshape" or source is None:
-            continue
-        if tuple(reader.args["shape"]) == (1,) * (len(source) - 1) + (source[-1],):
-            layer.args["keepdims"] = True
-            bypass(graph, users[i][0])
-    graph.compact()
-
-
 def fuse_separable(graph: Graph) -> None:
     """A depthwise conv (no bias, no activation) whose only reader is a 1x1 conv: one
     ``separable_conv2d``, with the PyTorch plan's weight names (``0.weight``, ``1.weight``,
