@@ -83,8 +83,9 @@ def keras_arrays(plan, weights: Weights) -> list:
         return list(weights.arrays)
     count = 1 + max(i for entry in plan.weights for i in entry.keras)
     out: list = [None] * count
+    named = torch_arrays(plan, weights)  # by the plan's names
     for entry in plan.weights:
-        arrays = entry.transform.to_keras([weights.arrays[name] for name in entry.torch])
+        arrays = entry.transform.to_keras([named[name] for name in entry.torch])
         for i, value in zip(entry.keras, arrays, strict=True):
             out[i] = value
     return out
@@ -97,12 +98,40 @@ def torch_arrays(plan, weights: Weights) -> dict:
         arrays = dict(weights.arrays)
         if len(names) == len(arrays) == 1 and set(names) != set(arrays):
             arrays = {names[0]: next(iter(arrays.values()))}  # a bare parameter or a module's
-        return arrays
+        return _attention_projections(names, arrays)
     out = {}
     for entry in plan.weights:
         arrays = entry.transform.to_torch([weights.arrays[i] for i in entry.keras])
         out.update(zip(entry.torch, arrays, strict=True))
     return out
+
+
+PARTS = ("query", "key", "value")
+
+
+def _attention_projections(names: list[str], arrays: dict) -> dict:
+    """An attention layer's PyTorch weights in the form its plan names them: the packed
+    ``in_proj_*`` and ``out_proj.*`` of ``nn.MultiheadAttention`` or the ``query``, ``key``,
+    ``value`` and ``output`` projections of the emitted module (one PyTorch class may have
+    served attention layers of both forms in the original)."""
+    import numpy as np
+
+    if "in_proj_weight" in names and "query.weight" in arrays:
+        out = {"in_proj_weight": np.concatenate([arrays[f"{p}.weight"] for p in PARTS])}
+        if "query.bias" in arrays:
+            out["in_proj_bias"] = np.concatenate([arrays[f"{p}.bias"] for p in PARTS])
+        out.update({f"out_proj.{k[7:]}": v for k, v in arrays.items() if k.startswith("output.")})
+        return out
+    if "query.weight" in names and "in_proj_weight" in arrays:
+        out = {}
+        for part, weight in zip(PARTS, np.split(arrays["in_proj_weight"], 3), strict=True):
+            out[f"{part}.weight"] = weight
+        if "in_proj_bias" in arrays:
+            for part, bias in zip(PARTS, np.split(arrays["in_proj_bias"], 3), strict=True):
+                out[f"{part}.bias"] = bias
+        out.update({f"output.{k[9:]}": v for k, v in arrays.items() if k.startswith("out_proj.")})
+        return out
+    return arrays
 
 
 def write_weights(imported, path: str) -> None:
