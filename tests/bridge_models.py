@@ -41,7 +41,7 @@ def randomize_torch(model, seed: int = 5) -> None:
                 continue
             fan_in = max(int(np.prod(tensor.shape[1:])), 1) if tensor.dim() > 1 else 1
             value = torch.randn(tensor.shape, generator=generator) / fan_in**0.5
-            if "running_var" in name:
+            if "running_var" in name or name.endswith(".variance"):  # BatchNorm, Normalization
                 value = value.abs() + 0.5
             tensor.copy_(value)
 

@@ -70,7 +70,9 @@ def test_keras_round_trip(spec, tmp_path, keras):
         assert np.max(np.abs(a - b)) <= TOLERANCE
 
 
-@pytest.mark.parametrize("spec", ["cifar_resnet", "separable_digits", "gru_tagger"])
+@pytest.mark.parametrize(
+    "spec", ["cifar_resnet", "separable_digits", "gru_tagger", "tiny_vit", "gating_tour"]
+)
 def test_keras_import_weights_as_a_state_dict(spec, tmp_path, keras):
     """``--weights model.pt``: the Keras model's weights, ported for the emitted PyTorch
     model of the imported spec."""

@@ -35,7 +35,7 @@ def _per_channel(data: Data, array: np.ndarray) -> np.ndarray | None:
     or None when it is not."""
     channels = data.shape[-1]
     rank = len(data.phys)
-    if array.ndim > rank or array.size not in (1, channels):
+    if array.ndim > rank or array.size not in (1, channels) or not np.isfinite(array).all():
         return None
     if array.size == 1:
         return array.reshape(1).astype(np.float32)
