@@ -104,17 +104,25 @@ def keras_layer(cls: str, name: str, sources: list[tuple[str, tuple]], **config)
     }
 
 
-def write_keras_config(path: Path, layers: list[dict], output: str, name: str = "handmade") -> Path:
+def write_keras_config(
+    path: Path,
+    layers: list[dict],
+    output: str | list[str],
+    name: str = "handmade",
+    inputs: list[str] | None = None,
+) -> Path:
     """A ``.keras`` archive holding only the config of a functional model of ``layers``
-    (the first an InputLayer), whose output is layer ``output``."""
+    (the first an InputLayer, or the ``inputs`` named), whose output is layer ``output`` (or
+    the outputs are the layers listed)."""
+    outputs = [output] if isinstance(output, str) else output
     config = {
         "module": "keras.src.models.functional",
         "class_name": "Functional",
         "config": {
             "name": name,
             "layers": layers,
-            "input_layers": [[layers[0]["name"], 0, 0]],
-            "output_layers": [[output, 0, 0]],
+            "input_layers": [[name_, 0, 0] for name_ in inputs or [layers[0]["name"]]],
+            "output_layers": [[o, 0, 0] for o in outputs],
         },
     }
     with zipfile.ZipFile(path, "w") as archive:

@@ -114,3 +114,28 @@ def test_a_block_writes_what_its_instances_share(tmp_path, keras):
     imported = import_model(saved, "imported.spec")
     assert "maxpool pool stride=2 padding=same" in imported.text
     assert same_graph(to_document(checked), to_document(imported.checked))
+
+
+def test_a_graph_that_is_no_nesting_is_written_with_names(tmp_path):
+    """Skips that cross (``a`` read by two merges) and a second output: the spec names the
+    layers it reads again (``add a``, ``from=``) and lists its outputs."""
+    from tests.bridge_models import input_layer, keras_layer, write_keras_config
+
+    vector = (8,)
+    layers = [
+        input_layer("x", vector),
+        keras_layer("Dense", "a", [("x", vector)], units=8),
+        keras_layer("Dense", "b", [("x", vector)], units=8),
+        keras_layer("Add", "ab", [("a", vector), ("b", vector)]),
+        keras_layer("Add", "aba", [("ab", vector), ("a", vector)]),
+        keras_layer("Dense", "head", [("b", vector)], units=2),
+    ]
+    path = write_keras_config(tmp_path / "m.keras", layers, ["aba", "head"])
+    imported = import_model(path, "imported.spec")
+    assert imported.checked.ok
+    model = imported.checked.model
+    assert [model.nodes[i].name for i in model.outputs] == ["aba", "head"]
+    assert "output aba head" in imported.text and "from=" in imported.text
+    first, second = (n for n in model.nodes if n.kind == "add")
+    assert {model.nodes[i].name for i in first.inputs} == {"a", "b"}
+    assert {model.nodes[i].name for i in second.inputs} == {first.name, "a"}

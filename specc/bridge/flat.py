@@ -6,8 +6,8 @@ layer on its own line, in an order where most layers read the line before them; 
 reads another one says so (``dense 1 from=joint``), an ``add``/``concat`` names the layers it
 merges besides the previous one (``concat enc2``), ``input ... name=`` starts another input,
 and ``output a b`` lists the outputs.  A ``multiply`` is a spec merge only as ``branch
-multiply``: a tensor times a path from it (a squeeze-and-excitation gate) is written so; any
-other multiply is the one graph a spec cannot say (E0702).
+multiply``: two paths from one tensor (a squeeze-and-excitation gate times its map) are written
+so; a multiply of anything else (two inputs, say) is what a spec cannot say (E0702).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Unit:
 
 def flat_units(graph: Graph) -> list[Unit]:
     """The graph as statements in writing order (see the module doc); raises
-    :class:`ImportFailure` (E0702) for a multiply that is not a tensor times a path from it."""
+    :class:`ImportFailure` (E0702) for a multiply that is not of two paths from one tensor."""
     users = graph.consumers()
     owned: set[int] = set()  # layers written inside a branch multiply
     pending: dict[int, tuple[MergeItem, int]] = {}  # head layer -> (item, the tensor it reads)
@@ -85,24 +85,30 @@ def flat_units(graph: Graph) -> list[Unit]:
 
 
 def _gate(graph: Graph, users: dict[int, list[int]], index: int) -> tuple[MergeItem, int]:
-    """A multiply of a tensor and a path of one-input layers from it (each read only by the
-    next): the ``branch multiply`` item, and the tensor."""
+    """A multiply of two paths from one tensor (a path: one-input layers, each read only by
+    the next; an empty path is the tensor itself): the ``branch multiply`` item, and the
+    tensor."""
     layer = graph.layers[index]
     if len(layer.inputs) != 2:
         raise _failure(graph, index, "a spec's multiply has two inputs")
-    for k in (1, 0):
-        source, chain = layer.inputs[1 - k], []
-        current = layer.inputs[k]
-        while current != source and graph.layers[current].kind != "input":
-            node = graph.layers[current]
-            if len(node.inputs) != 1 or users[current] != ([index] if not chain else [chain[0]]):
-                break
+    paths: list[list] = []
+    sources = []
+    for start in layer.inputs:
+        chain: list[int] = []
+        current, reader = start, index
+        while (
+            graph.layers[current].kind != "input"
+            and len(graph.layers[current].inputs) == 1
+            and users[current] == [reader]
+            and len({*layer.inputs}) == 2
+        ):
             chain.insert(0, current)
-            current = node.inputs[0]
-        if current == source and chain:
-            paths: list[list] = [[], [LayerItem(c) for c in chain]]
-            return MergeItem(index, paths if k == 1 else paths[::-1]), source
-    raise _failure(graph, index, "it does not multiply a tensor by a path computed from it")
+            current, reader = graph.layers[current].inputs[0], current
+        paths.append([LayerItem(c) for c in chain])
+        sources.append(current)
+    if sources[0] != sources[1]:
+        raise _failure(graph, index, "it multiplies tensors that are not paths from one tensor")
+    return MergeItem(index, paths), sources[0]
 
 
 def _failure(graph: Graph, index: int, why: str) -> ImportFailure:
@@ -111,8 +117,8 @@ def _failure(graph: Graph, index: int, why: str) -> ImportFailure:
         "E0702",
         f"the model's graph cannot be written as a spec at layer {layer.name or layer.kind} "
         f"({layer.source or layer.kind}): {why}",
-        help="a spec multiplies only inside `branch multiply { } { }`: a tensor times a path "
-        "that starts from it",
+        help="a spec multiplies only inside `branch multiply { } { }`: paths that start from "
+        "the same tensor",
     )
 
 
