@@ -83,7 +83,7 @@ def import_model(path: str | Path, spec_name: str = "<imported>") -> Imported:
     """Read ``path`` (``.keras`` or ``.onnx``) and write it as a checked spec.
 
     Raises :class:`NotAModel` for a file that is no model, :class:`ImportFailure` for a
-    model a spec cannot say (E0701: layers, E0702: graph structure).
+    model a spec cannot say (E0701: layers, E0702: a multiply a spec cannot say).
     """
     graph, framework = read_graph(path)
     what = {"keras": "a Keras model", "onnx": "an ONNX model"}[framework]
