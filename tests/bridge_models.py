@@ -139,7 +139,7 @@ def input_layer(name: str, shape: tuple) -> dict:
 def small_onnx(path: Path, unsupported: bool = False) -> Path:
     """A small ONNX image classifier written with ``onnx.helper`` (no PyTorch): Conv (same
     padding) -> Relu -> MaxPool -> GlobalAveragePool -> Flatten -> Gemm; with
-    ``unsupported``, a HardSwish and an Erf on the way."""
+    ``unsupported``, a Softsign, an Erf and a Softsign on the way (ops no spec layer is)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -158,9 +158,9 @@ def small_onnx(path: Path, unsupported: bool = False) -> Path:
     last = "p"
     if unsupported:
         nodes += [
-            helper.make_node("HardSwish", ["p"], ["h"], name="swish_1"),
+            helper.make_node("Softsign", ["p"], ["h"], name="softsign_1"),
             helper.make_node("Erf", ["h"], ["e"], name="erf_1"),
-            helper.make_node("HardSwish", ["e"], ["h2"], name="swish_2"),
+            helper.make_node("Softsign", ["e"], ["h2"], name="softsign_2"),
         ]
         last = "h2"
     nodes += [
