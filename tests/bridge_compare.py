@@ -23,9 +23,36 @@ ONNX_INVISIBLE = (
 )
 
 
-def graph_signature(document: dict, drop: tuple[str, ...] = ()) -> list[str]:
+# what an inference graph holds as constants: Keras's adapted Normalization statistics (its
+# non-trainable weights) are, in ONNX, the numbers the graph subtracts and divides by
+ONNX_CONSTANTS = ("normalization",)
+# kinds that the frameworks write alike, compared as one (the round trips also compare the
+# outputs, which tell them apart where they differ): Keras has no adaptive pooling (a plain
+# pooling with the window H/Ho is what the Keras backend writes), and on a sequence both
+# `token_pool mean` and `globalavgpool` are GlobalAveragePooling1D
+SAME_KINDS = {
+    "adaptive_avgpool2d": "avgpool2d",
+    "adaptive_maxpool2d": "maxpool2d",
+    "token_pool": "globalavgpool",
+}
+# a pooling to 1x1 is a global pooling that keeps its axes (PyTorch's AdaptiveAvgPool2d(1)
+# is ONNX's GlobalAveragePool)
+TO_ONE = {"avgpool2d": "globalavgpool", "maxpool2d": "globalmaxpool"}
+
+
+def _kind(layer: dict) -> str:
+    kind = SAME_KINDS.get(layer["kind"], layer["kind"])
+    if kind in TO_ONE and layer["output_shape"][:-1] == [1, 1]:
+        return TO_ONE[kind]
+    return kind
+
+
+def graph_signature(
+    document: dict, drop: tuple[str, ...] = (), constants: tuple[str, ...] = ()
+) -> list[str]:
     """The layers of a check document as sorted content hashes (see the module doc); layers
-    of the kinds in ``drop`` are skipped (their readers read their input)."""
+    of the kinds in ``drop`` are skipped (their readers read their input), and those in
+    ``constants`` count no non-trainable weights."""
     layers = document["layers"]
     by_name = {layer["name"]: layer for layer in layers}
 
@@ -42,7 +69,7 @@ def graph_signature(document: dict, drop: tuple[str, ...] = ()) -> list[str]:
         inputs = [hashes[resolve(i)] for i in layer["inputs"]]
         if layer["kind"] == "add":
             inputs.sort()
-        kind = layer["kind"]
+        kind = _kind(layer)
         if (
             kind == "depthwise_conv2d"
             and by_name[resolve(layer["inputs"][0])]["output_shape"][-1] == 1
@@ -51,7 +78,7 @@ def graph_signature(document: dict, drop: tuple[str, ...] = ()) -> list[str]:
         label = {
             "kind": kind,
             "shape": layer["output_shape"],
-            "params": layer["params"],
+            "params": layer["trainable_params"] if kind in constants else layer["params"],
             "trainable": layer["trainable_params"],
             "macs": layer["macs"],
             "inputs": inputs,
@@ -61,27 +88,37 @@ def graph_signature(document: dict, drop: tuple[str, ...] = ()) -> list[str]:
     return sorted(hashes.values())
 
 
-def totals(document: dict, drop: tuple[str, ...] = ()) -> dict:
+def totals(document: dict, drop: tuple[str, ...] = (), constants: tuple[str, ...] = ()) -> dict:
     """A document's totals; without the activations' memory when layers are dropped (a
-    zeropad's output is memory that a conv's own padding does not take)."""
+    zeropad's output is memory that a conv's own padding does not take), and without the
+    non-trainable weights of the kinds in ``constants``."""
     out = dict(document["totals"])
     if drop:
         out.pop("activation_bytes")
+    held = sum(
+        layer["non_trainable_params"] for layer in document["layers"] if layer["kind"] in constants
+    )
+    if held:
+        out["params"] -= held
+        out["non_trainable_params"] -= held
+        out["weight_bytes"] -= 4 * held
     return out
 
 
-def same_graph(a: dict, b: dict, drop: tuple[str, ...] = ()) -> bool:
+def same_graph(
+    a: dict, b: dict, drop: tuple[str, ...] = (), constants: tuple[str, ...] = ()
+) -> bool:
     """Whether two check documents are the same graph (see :func:`graph_signature`) with the
     same totals."""
-    return graph_signature(a, drop) == graph_signature(b, drop) and totals(a, drop) == totals(
-        b, drop
-    )
+    return graph_signature(a, drop, constants) == graph_signature(b, drop, constants) and totals(
+        a, drop, constants
+    ) == totals(b, drop, constants)
 
 
 def differences(a: dict, b: dict, drop: tuple[str, ...] = ()) -> str:
     """A readable account of how two documents differ, for assertion messages."""
-    kinds_a = [(x["kind"], x["output_shape"]) for x in a["layers"] if x["kind"] not in drop]
-    kinds_b = [(x["kind"], x["output_shape"]) for x in b["layers"] if x["kind"] not in drop]
+    kinds_a = [(_kind(x), x["output_shape"]) for x in a["layers"] if x["kind"] not in drop]
+    kinds_b = [(_kind(x), x["output_shape"]) for x in b["layers"] if x["kind"] not in drop]
     first = next(
         (i for i, (x, y) in enumerate(zip(kinds_a, kinds_b, strict=False)) if x != y), None
     )

@@ -26,6 +26,8 @@ def randomize_keras(model, seed: int = 3) -> None:
             new.append(value)
         if new:
             layer.set_weights(new)
+            if hasattr(layer, "finalize_state"):  # Normalization: use the statistics just set
+                layer.finalize_state()
 
 
 def randomize_torch(model, seed: int = 5) -> None:
@@ -39,7 +41,7 @@ def randomize_torch(model, seed: int = 5) -> None:
                 continue
             fan_in = max(int(np.prod(tensor.shape[1:])), 1) if tensor.dim() > 1 else 1
             value = torch.randn(tensor.shape, generator=generator) / fan_in**0.5
-            if "running_var" in name:
+            if "running_var" in name or name.endswith(".variance"):  # BatchNorm, Normalization
                 value = value.abs() + 0.5
             tensor.copy_(value)
 
@@ -102,17 +104,25 @@ def keras_layer(cls: str, name: str, sources: list[tuple[str, tuple]], **config)
     }
 
 
-def write_keras_config(path: Path, layers: list[dict], output: str, name: str = "handmade") -> Path:
+def write_keras_config(
+    path: Path,
+    layers: list[dict],
+    output: str | list[str],
+    name: str = "handmade",
+    inputs: list[str] | None = None,
+) -> Path:
     """A ``.keras`` archive holding only the config of a functional model of ``layers``
-    (the first an InputLayer), whose output is layer ``output``."""
+    (the first an InputLayer, or the ``inputs`` named), whose output is layer ``output`` (or
+    the outputs are the layers listed)."""
+    outputs = [output] if isinstance(output, str) else output
     config = {
         "module": "keras.src.models.functional",
         "class_name": "Functional",
         "config": {
             "name": name,
             "layers": layers,
-            "input_layers": [[layers[0]["name"], 0, 0]],
-            "output_layers": [[output, 0, 0]],
+            "input_layers": [[name_, 0, 0] for name_ in inputs or [layers[0]["name"]]],
+            "output_layers": [[o, 0, 0] for o in outputs],
         },
     }
     with zipfile.ZipFile(path, "w") as archive:
@@ -129,7 +139,7 @@ def input_layer(name: str, shape: tuple) -> dict:
 def small_onnx(path: Path, unsupported: bool = False) -> Path:
     """A small ONNX image classifier written with ``onnx.helper`` (no PyTorch): Conv (same
     padding) -> Relu -> MaxPool -> GlobalAveragePool -> Flatten -> Gemm; with
-    ``unsupported``, a HardSwish and an Erf on the way."""
+    ``unsupported``, a Softsign, an Erf and a Softsign on the way (ops no spec layer is)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -148,9 +158,9 @@ def small_onnx(path: Path, unsupported: bool = False) -> Path:
     last = "p"
     if unsupported:
         nodes += [
-            helper.make_node("HardSwish", ["p"], ["h"], name="swish_1"),
+            helper.make_node("Softsign", ["p"], ["h"], name="softsign_1"),
             helper.make_node("Erf", ["h"], ["e"], name="erf_1"),
-            helper.make_node("HardSwish", ["e"], ["h2"], name="swish_2"),
+            helper.make_node("Softsign", ["e"], ["h2"], name="softsign_2"),
         ]
         last = "h2"
     nodes += [

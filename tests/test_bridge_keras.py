@@ -24,7 +24,7 @@ from tests.bridge_models import (
     to_torch_layout,
     vocab,
 )
-from tests.emitted import check_spec, load_emitted, spec_paths
+from tests.emitted import check_spec, keras_outputs, load_emitted, sample_inputs, spec_paths
 
 SPECS = spec_paths()
 BIG = 20_000_000  # saved as a config only, and no weights compared
@@ -58,18 +58,21 @@ def test_keras_round_trip(spec, tmp_path, keras):
     assert same_graph(original, back), differences(original, back)
     if not small:
         return
-    attach_keras_weights(imported.graph, str(saved))
+    attach_keras_weights(imported.graph, str(saved), imported.checked)
     weights = tmp_path / "imported.weights.h5"
     write_weights(imported, str(weights))
     rebuilt = load_emitted(imported.checked, "keras", tmp_path).build_model()
     rebuilt.load_weights(weights)
-    x = keras_input(checked.infos[0].shape, 3, vocab(checked))
-    expected = np.asarray(model(x, training=False))
-    got = np.asarray(rebuilt(x, training=False))
-    assert np.max(np.abs(got - expected)) <= TOLERANCE
+    inputs, _ = sample_inputs(checked, 3)
+    expected, got = keras_outputs(model, inputs), keras_outputs(rebuilt, inputs)
+    assert len(got) == len(expected) == len(checked.model.outputs)
+    for a, b in zip(got, expected, strict=True):
+        assert np.max(np.abs(a - b)) <= TOLERANCE
 
 
-@pytest.mark.parametrize("spec", ["cifar_resnet", "separable_digits", "gru_tagger"])
+@pytest.mark.parametrize(
+    "spec", ["cifar_resnet", "separable_digits", "gru_tagger", "tiny_vit", "gating_tour"]
+)
 def test_keras_import_weights_as_a_state_dict(spec, tmp_path, keras):
     """``--weights model.pt``: the Keras model's weights, ported for the emitted PyTorch
     model of the imported spec."""
@@ -81,7 +84,7 @@ def test_keras_import_weights_as_a_state_dict(spec, tmp_path, keras):
     saved = tmp_path / "model.keras"
     model.save(saved)
     imported = import_model(saved, "imported.spec")
-    attach_keras_weights(imported.graph, str(saved))
+    attach_keras_weights(imported.graph, str(saved), imported.checked)
     weights = tmp_path / "imported.pt"
     write_weights(imported, str(weights))
     rebuilt = load_emitted(imported.checked, "torch", tmp_path).build_model().eval()
@@ -111,3 +114,28 @@ def test_a_block_writes_what_its_instances_share(tmp_path, keras):
     imported = import_model(saved, "imported.spec")
     assert "maxpool pool stride=2 padding=same" in imported.text
     assert same_graph(to_document(checked), to_document(imported.checked))
+
+
+def test_a_graph_that_is_no_nesting_is_written_with_names(tmp_path):
+    """Skips that cross (``a`` read by two merges) and a second output: the spec names the
+    layers it reads again (``add a``, ``from=``) and lists its outputs."""
+    from tests.bridge_models import input_layer, keras_layer, write_keras_config
+
+    vector = (8,)
+    layers = [
+        input_layer("x", vector),
+        keras_layer("Dense", "a", [("x", vector)], units=8),
+        keras_layer("Dense", "b", [("x", vector)], units=8),
+        keras_layer("Add", "ab", [("a", vector), ("b", vector)]),
+        keras_layer("Add", "aba", [("ab", vector), ("a", vector)]),
+        keras_layer("Dense", "head", [("b", vector)], units=2),
+    ]
+    path = write_keras_config(tmp_path / "m.keras", layers, ["aba", "head"])
+    imported = import_model(path, "imported.spec")
+    assert imported.checked.ok
+    model = imported.checked.model
+    assert [model.nodes[i].name for i in model.outputs] == ["aba", "head"]
+    assert "output aba head" in imported.text and "from=" in imported.text
+    first, second = (n for n in model.nodes if n.kind == "add")
+    assert {model.nodes[i].name for i in first.inputs} == {"a", "b"}
+    assert {model.nodes[i].name for i in second.inputs} == {first.name, "a"}

@@ -21,7 +21,7 @@ from specc.emit.planning import plan_model
 from specc.formatter import format_source
 from specc.port_weights import keras_to_torch
 from specc.report import to_document
-from tests.bridge_compare import ONNX_INVISIBLE, differences, same_graph
+from tests.bridge_compare import ONNX_CONSTANTS, ONNX_INVISIBLE, differences, same_graph
 from tests.bridge_models import (
     keras_input,
     randomize_keras,
@@ -30,7 +30,14 @@ from tests.bridge_models import (
     to_torch_layout,
     vocab,
 )
-from tests.emitted import check_spec, load_emitted, spec_paths
+from tests.emitted import (
+    check_spec,
+    keras_outputs,
+    load_emitted,
+    sample_inputs,
+    spec_paths,
+    torch_outputs,
+)
 
 SPECS = spec_paths()
 TOLERANCE = 1e-4
@@ -46,12 +53,25 @@ def torch():
 
 
 def _run(path, x):
+    """ONNX Runtime's first output on one input ``x`` (PyTorch's layout)."""
+    return _run_all(path, [x])[0]
+
+
+def _run_all(path, inputs: list) -> list:
+    """ONNX Runtime's outputs on ``inputs`` (PyTorch's layout), in the graph's order."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, dict(zip(names, inputs, strict=True)))
+
+
+def _close(got: list, expected: list) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert np.max(np.abs(a - b)) <= TOLERANCE
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
@@ -72,8 +92,11 @@ def test_export_and_import(spec, tmp_path, torch):
     model = onnx.load(exported)
     onnx.checker.check_model(model, full_check=True)
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [done.opset]
-    batch_axis = model.graph.input[0].type.tensor_type.shape.dim[0]
-    assert batch_axis.dim_param and not batch_axis.HasField("dim_value")
+    for graph_input in model.graph.input:
+        batch_axis = graph_input.type.tensor_type.shape.dim[0]
+        assert batch_axis.dim_param and not batch_axis.HasField("dim_value")
+    assert len(model.graph.input) == len(checked.model.inputs)
+    assert len(model.graph.output) == len(checked.model.outputs)
     # every layer that is a module of the PyTorch model names its ONNX nodes (dropout is
     # not in an inference graph; the exporter folds a zeropad into the conv after it)
     names = {node.name.split("/")[0] for node in model.graph.node}
@@ -83,23 +106,21 @@ def test_export_and_import(spec, tmp_path, torch):
         for n in checked.model.nodes
         if plans[n.index].module and n.kind not in ("dropout", "zeropad2d")
     }
-    assert layers <= names
+    assert layers <= names, layers - names
 
-    shape = checked.infos[0].shape
     big = checked.totals()["params"] > BIG
     for batch in (1,) if big else (1, 3):  # the batch axis is dynamic
-        x = keras_input(shape, batch, vocab(checked))
-        got = to_keras_layout(_run(exported, to_torch_layout(x)))
-        expected = np.asarray(keras_model(x, training=False))
-        with torch.no_grad():
-            from_torch = torch_model(torch.from_numpy(to_torch_layout(x))).numpy()
-        assert np.max(np.abs(got - expected)) <= TOLERANCE
-        assert np.max(np.abs(got - to_keras_layout(from_torch))) <= TOLERANCE
+        keras_in, torch_in = sample_inputs(checked, batch)
+        got = [to_keras_layout(y) for y in _run_all(exported, torch_in)]
+        _close(got, keras_outputs(keras_model, keras_in))
+        _close(got, torch_outputs(torch_model, torch_in))
 
     imported = import_model(exported, "imported.spec")
     assert format_source(imported.text) == imported.text
     original, back = to_document(checked), to_document(imported.checked)
-    assert same_graph(original, back, ONNX_INVISIBLE), differences(original, back, ONNX_INVISIBLE)
+    assert same_graph(original, back, ONNX_INVISIBLE, ONNX_CONSTANTS), differences(
+        original, back, ONNX_INVISIBLE
+    )
     if big:
         return
 
@@ -107,13 +128,23 @@ def test_export_and_import(spec, tmp_path, torch):
     write_weights(imported, str(state))
     rebuilt = load_emitted(imported.checked, "torch", tmp_path).build_model().eval()
     rebuilt.load_state_dict(torch.load(state, weights_only=True))
-    x = to_torch_layout(keras_input(shape, 2, vocab(checked)))
-    with torch.no_grad():
-        again = rebuilt(torch.from_numpy(x)).numpy()
-    assert np.max(np.abs(again - _run(exported, x))) <= TOLERANCE
+    _, torch_in = sample_inputs(checked, 2)
+    again = torch_outputs(rebuilt, torch_in)
+    _close(again, [to_keras_layout(y) for y in _run_all(exported, torch_in)])
 
 
-@pytest.mark.parametrize("spec", ["cifar10_cnn", "features_tour", "gru_tagger", "separable_digits"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "cifar10_cnn",
+        "features_tour",
+        "gru_tagger",
+        "separable_digits",
+        "gating_tour",
+        "text_transformer",
+        "two_heads",
+    ],
+)
 def test_onnx_import_weights_for_keras(spec, tmp_path, torch):
     """``--weights x.weights.h5`` of an ONNX import: PyTorch's tensors ported to Keras's
     layout (a channels-first flatten's dense rows, recurrent gates, depthwise kernels)."""
@@ -129,9 +160,9 @@ def test_onnx_import_weights_for_keras(spec, tmp_path, torch):
     write_weights(imported, str(keras_weights))
     rebuilt = load_emitted(imported.checked, "keras", tmp_path).build_model()
     rebuilt.load_weights(keras_weights)
-    x = keras_input(checked.infos[0].shape, 3, vocab(checked))
-    expected = to_keras_layout(_run(exported, to_torch_layout(x)))
-    assert np.max(np.abs(np.asarray(rebuilt(x, training=False)) - expected)) <= TOLERANCE
+    keras_in, torch_in = sample_inputs(checked, 3)
+    expected = [to_keras_layout(y) for y in _run_all(exported, torch_in)]
+    _close(keras_outputs(rebuilt, keras_in), expected)
 
 
 @pytest.mark.parametrize("spec", ["features_tour", "lstm_text", "separable_digits"])
@@ -155,7 +186,9 @@ def test_import_of_pytorchs_own_export(spec, tmp_path, torch):
     program.save(str(exported))
     imported = import_model(exported, "imported.spec")
     original, back = to_document(checked), to_document(imported.checked)
-    assert same_graph(original, back, ONNX_INVISIBLE), differences(original, back, ONNX_INVISIBLE)
+    assert same_graph(original, back, ONNX_INVISIBLE, ONNX_CONSTANTS), differences(
+        original, back, ONNX_INVISIBLE
+    )
     state = tmp_path / "imported.pt"
     write_weights(imported, str(state))
     rebuilt = load_emitted(imported.checked, "torch", tmp_path).build_model().eval()

@@ -138,13 +138,14 @@ def test_a_channels_last_input_is_read_as_one(tmp_path):
     assert np.max(np.abs(np.moveaxis(got, 1, -1) - session.run(None, {"x": x})[0])) <= 1e-4
 
 
-def test_grouped_convolutions_are_named_as_unsupported(tmp_path):
+def test_grouped_convolutions_are_convs_with_groups(tmp_path):
     nodes = [
         _node("Conv", ["x", "w"], ["c"], group=2),
         _node("GlobalAveragePool", ["c"], ["g"]),
         _node("Flatten", ["g"], ["y"]),
     ]
     path = _model(tmp_path / "m.onnx", nodes, (4, 5, 5), (4,), {"w": RNG.normal(size=(4, 2, 3, 3))})
-    with pytest.raises(ImportFailure) as caught:
-        import_model(path)
-    assert caught.value.notes == ("Conv with groups ×1: conv_c (group=2: grouped convolution)",)
+    x = RNG.normal(size=(2, 4, 5, 5)).astype("float32")
+    imported = _same_outputs(path, tmp_path, x)
+    assert "conv 4 3x3 use_bias=false groups=2" in imported.text
+    assert imported.checked.totals()["params"] == 4 * 2 * 9

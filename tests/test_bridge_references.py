@@ -3,8 +3,8 @@
 
 Each comes back at its published parameter count (the frameworks' own counts are checked
 too), its repeated residual units as blocks called in ``repeat``, and with ``--weights`` the
-imported model computes the original's outputs.  EfficientNetB0 needs layer kinds specc does
-not have yet: its import is one E0701 error that names them all, with their counts.
+imported model computes the original's outputs.  A model with a layer no spec can say (a
+``Lambda``) is one E0701 error that names every such layer, with its count.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ KERAS_MODELS = [
     ("ResNet50", 25_636_712, r"repeat 5 \{\s+res_block_2\(256\)"),
     ("MobileNetV2", 3_538_984, r"repeat 3 \{\s+residual \{\s+block\(384, 1, 1, 1, 64\)"),
     ("DenseNet121", 8_062_504, r"repeat 24 \{\s+concat_block\(\)"),
+    # squeeze-and-excitation as `branch multiply`, the input's Rescaling and Normalization
+    ("EfficientNetB0", 5_330_571, r"branch multiply \{\}"),
 ]
 
 
@@ -79,23 +81,28 @@ def test_keras_application(name, count, structure, tmp_path):
     assert _close(np.asarray(rebuilt(x, training=False)), expected) <= TOLERANCE
 
 
-def test_efficientnet_needs_kinds_specc_lacks(tmp_path):
-    """Until the kinds land (multiply merges for squeeze-and-excitation, Rescaling and
-    Normalization), the import is one error naming every missing layer type and count."""
+def test_a_layer_no_spec_can_say_is_named_with_its_count(tmp_path):
+    """Lambda layers hold Python code: the import is one error naming every one, and the
+    other layer types it cannot express, with their counts."""
     import keras
 
-    model = keras.applications.EfficientNetB0(weights=None)
-    assert model.count_params() == 5_330_571
-    saved = tmp_path / "efficientnet.keras"
-    model.save(saved)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="stem")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    x = keras.layers.Lambda(lambda t: t + 1.0, name="shift")(x)
+    x = keras.layers.GaussianNoise(0.1, name="noise")(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    saved = tmp_path / "lambdas.keras"
+    model.save(saved, zipped=True)
     with pytest.raises(ImportFailure) as caught:
         import_model(saved)
     assert caught.value.code == "E0701"
     kinds = {
         note.split(" ×")[0]: int(note.split(" ×")[1].split(":")[0]) for note in caught.value.notes
     }
-    assert kinds == {"Multiply": 16, "Normalization": 1, "Rescaling": 1}
-    assert "block1a_se_excite" in caught.value.notes[0]
+    assert kinds == {"Lambda": 2, "GaussianNoise": 1}
+    assert "double, shift" in caught.value.notes[0]
 
 
 TORCHVISION_MODELS = [

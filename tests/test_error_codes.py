@@ -30,7 +30,7 @@ OTHERWISE_TESTED = {
     "E0112": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0113": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0701": "test_e0701_names_every_layer_a_spec_cannot_express",
-    "E0702": "test_e0702_is_a_graph_that_is_not_a_nesting_of_merges",
+    "E0702": "test_e0702_is_a_multiply_a_spec_cannot_write",
 }
 
 
@@ -242,7 +242,9 @@ def test_e0701_names_every_layer_a_spec_cannot_express(tmp_path):
     assert caught.value.notes == ("Lambda ×1: mystery",)
 
 
-def test_e0702_is_a_graph_that_is_not_a_nesting_of_merges(tmp_path):
+def test_e0702_is_a_multiply_a_spec_cannot_write(tmp_path):
+    """A spec multiplies only paths from one tensor (`branch multiply`): a product of two
+    inputs' features is no spec."""
     from specc.bridge.graph import ImportFailure
     from specc.bridge.importer import import_model
     from tests.bridge_models import input_layer, keras_layer, write_keras_config
@@ -250,12 +252,13 @@ def test_e0702_is_a_graph_that_is_not_a_nesting_of_merges(tmp_path):
     vector = (8,)
     layers = [
         input_layer("x", vector),
+        input_layer("y", vector),
         keras_layer("Dense", "a", [("x", vector)], units=8),
-        keras_layer("Dense", "b", [("x", vector)], units=8),
-        keras_layer("Add", "ab", [("a", vector), ("b", vector)]),
-        keras_layer("Add", "aba", [("ab", vector), ("a", vector)]),  # `a` is in both merges
+        keras_layer("Dense", "b", [("y", vector)], units=8),
+        keras_layer("Multiply", "ab", [("a", vector), ("b", vector)]),
     ]
+    path = write_keras_config(tmp_path / "m.keras", layers, "ab", inputs=["x", "y"])
     with pytest.raises(ImportFailure) as caught:
-        import_model(write_keras_config(tmp_path / "m.keras", layers, "aba"))
+        import_model(path)
     assert caught.value.code == "E0702"
-    assert "a (Dense)" in caught.value.message
+    assert "ab (Multiply)" in caught.value.message

@@ -193,10 +193,8 @@ def _block_name(graph: Graph, first: _Instance, taken: dict[str, int]) -> str:
         base = "block"
     elif head.is_residual(graph):
         base = "res_block"
-    elif graph.layers[head.index].kind == "concat":
-        base = "concat_block"
     else:
-        base = "add_block"
+        base = f"{graph.layers[head.index].kind}_block"
     taken[base] = taken.get(base, 0) + 1
     return base if taken[base] == 1 else f"{base}_{taken[base]}"
 

@@ -128,7 +128,7 @@ def _write_weights(imported, args) -> int:
 
     try:
         if imported.framework == "keras":
-            attach_keras_weights(imported.graph, args.model)
+            attach_keras_weights(imported.graph, args.model, imported.checked)
         write_weights(imported, args.weights)
     except WeightsError as exc:
         print(f"specc: error: {exc}; nothing was written", file=sys.stderr)

@@ -51,19 +51,35 @@ def export_diagnostics(checked: CheckedModel):
     return backend_diagnostics(checked, "torch")
 
 
-def example_input(checked: CheckedModel, batch: int, seed: int = 0):
-    """A random batch for the emitted PyTorch model (NCHW / NCL, or token ids)."""
+def example_inputs(checked: CheckedModel, batch: int, seed: int = 0) -> tuple:
+    """A random batch for every input of the emitted PyTorch model (NCHW / NCL, or token
+    ids), in the spec's order."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    shape = checked.infos[0].shape
-    if getattr(checked.params[0], "dtype", "float32") == "int":
-        vocab = min(
-            checked.params[n.index].vocab for n in checked.model.nodes if n.kind == "embedding"
-        )
-        return torch.randint(0, vocab, (batch, *shape), generator=generator)
-    layout = (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
-    return torch.randn((batch, *layout), generator=generator)
+    model = checked.model
+    out = []
+    for index in model.inputs:
+        shape = checked.infos[index].shape
+        if getattr(checked.params[index], "dtype", "float32") == "int":
+            vocab = min(checked.params[n.index].vocab for n in model.nodes if n.kind == "embedding")
+            out.append(torch.randint(0, vocab, (batch, *shape), generator=generator))
+            continue
+        layout = (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+        out.append(torch.randn((batch, *layout), generator=generator))
+    return tuple(out)
+
+
+def io_names(checked: CheckedModel) -> tuple[list[str], list[str]]:
+    """The ONNX graph's input and output names: ``input`` and ``output`` for a model of one
+    of each, else the spec's names of its inputs and outputs."""
+    model = checked.model
+    inputs = [model.nodes[i].name for i in model.inputs]
+    outputs = [model.nodes[i].name for i in model.outputs]
+    return (
+        ["input"] if len(inputs) == 1 else inputs,
+        ["output"] if len(outputs) == 1 else outputs,
+    )
 
 
 def export_onnx(
@@ -109,19 +125,21 @@ def _export(checked: CheckedModel, model, opset: int):
 
     from specc.bridge.onnx_names import name_nodes
 
-    example = example_input(checked, batch=2)
+    examples = example_inputs(checked, batch=2)
+    batch = torch.export.Dim("batch")
+    input_names, output_names = io_names(checked)
     quiet = io.StringIO()
     try:
         with _quiet(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             program = torch.onnx.export(
                 model,
-                (example,),
+                examples,
                 dynamo=True,
                 optimize=False,
                 opset_version=opset,
-                dynamic_shapes=({0: torch.export.Dim("batch")},),
-                input_names=["input"],
-                output_names=["output"],
+                dynamic_shapes=tuple({0: batch} for _ in examples),
+                input_names=input_names,
+                output_names=output_names,
                 verbose=False,
             )
             graph = program.model
@@ -219,15 +237,21 @@ def _compare(checked: CheckedModel, model, data: bytes) -> float:
     import onnxruntime
     import torch
 
-    example = example_input(checked, batch=3, seed=1)
+    examples = example_inputs(checked, batch=3, seed=1)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {"input": example.numpy()})
+    feeds = {i.name: x.numpy() for i, x in zip(session.get_inputs(), examples, strict=True)}
+    got = session.run(None, feeds)
     with torch.no_grad():
-        want = model(example).numpy()
-    scale = max(1.0, float(np.abs(want).max()))
-    return float(np.abs(got - want).max()) / scale
+        want = model(*examples)
+    want = want if isinstance(want, tuple | list) else (want,)
+    worst = 0.0
+    for g, w in zip(got, want, strict=True):
+        w = w.numpy()
+        scale = max(1.0, float(np.abs(w).max()))
+        worst = max(worst, float(np.abs(g - w).max()) / scale)
+    return worst
 
 
 def _first_line(exc: BaseException) -> str:

@@ -65,14 +65,35 @@ class Layer:
 
 @dataclass
 class Graph:
-    """A whole model: its layers in topological order; layer 0 is the input, ``output`` the
-    index of the layer whose output is the model's."""
+    """A whole model: its layers in topological order; layer 0 is the (first) input, every
+    ``input`` layer an input of the model, in order; ``outputs`` the indices of the layers
+    whose outputs are the model's, in order (``output``: the first)."""
 
     name: str
     layers: list[Layer] = field(default_factory=list)
-    output: int = -1
+    outputs: list[int] = field(default_factory=list)
     # what the spec leaves out that changes only training (said, not refused)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> int:
+        """The first output (-1 before any is set)."""
+        return self.outputs[0] if self.outputs else -1
+
+    @output.setter
+    def output(self, index: int) -> None:
+        self.outputs = [index]
+
+    @property
+    def inputs(self) -> list[int]:
+        """The model's inputs, in order."""
+        return [i for i, layer in enumerate(self.layers) if layer.kind == "input"]
+
+    def replace(self, old: int, new: int) -> None:
+        """Every reader of layer ``old`` (and the outputs) reads layer ``new`` instead."""
+        for layer in self.layers:
+            layer.inputs = [new if i == old else i for i in layer.inputs]
+        self.outputs = [new if i == old else i for i in self.outputs]
 
     def add(self, layer: Layer) -> int:
         """Append ``layer``; returns its index."""
@@ -88,12 +109,13 @@ class Graph:
         return users
 
     def compact(self) -> None:
-        """Drop layers that do not lead to the output (removed, or never used), renumbering
-        the rest; the input always stays."""
-        keep = {self.output}
+        """Drop layers that do not lead to an output (removed, or never used), renumbering
+        the rest; the inputs always stay."""
+        keep = set(self.outputs)
         for i in range(len(self.layers) - 1, -1, -1):
             if i in keep:
                 keep.update(self.layers[i].inputs)
+        keep.update(self.inputs)
         keep.add(0)
         order = sorted(keep)
         new_index = {old: new for new, old in enumerate(order)}
@@ -103,7 +125,7 @@ class Graph:
             layer.inputs = [new_index[i] for i in layer.inputs]
             layers.append(layer)
         self.layers = layers
-        self.output = new_index[self.output]
+        self.outputs = [new_index[i] for i in self.outputs]
 
 
 @dataclass(frozen=True)

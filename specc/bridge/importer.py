@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from specc.bridge.blocks import CallItem, RepeatItem, find_blocks, top_leaves
-from specc.bridge.graph import Graph, NotAModel, Unsupported
-from specc.bridge.simplify import fold_uneven_padding
+from specc.bridge.flat import flat_units, leaves_of
+from specc.bridge.graph import Graph, ImportFailure, NotAModel, Unsupported
+from specc.bridge.simplify import fold_uneven_padding, fold_window_padding
 from specc.bridge.spec_text import usable_name
-from specc.bridge.structure import decompose, leaves
-from specc.bridge.writer import spec_text
+from specc.bridge.structure import MergeItem, decompose, leaves
+from specc.bridge.writer import flat_spec_text, spec_text
 from specc.compiler import CheckedModel, check_text
 from specc.layers import canonical
 
@@ -72,6 +73,7 @@ def read_graph(path: str | Path) -> tuple[Graph, str]:
 
         graph = read_onnx(path)
     unsupported = Unsupported(Path(path).name)
+    fold_window_padding(graph, unsupported)
     fold_uneven_padding(graph, unsupported)
     unsupported.raise_if_any()
     return graph, framework
@@ -81,15 +83,20 @@ def import_model(path: str | Path, spec_name: str = "<imported>") -> Imported:
     """Read ``path`` (``.keras`` or ``.onnx``) and write it as a checked spec.
 
     Raises :class:`NotAModel` for a file that is no model, :class:`ImportFailure` for a
-    model a spec cannot say (E0701: layers, E0702: graph structure).
+    model a spec cannot say (E0701: layers, E0702: a multiply a spec cannot say).
     """
     graph, framework = read_graph(path)
-    items = decompose(graph)
-    blocks, sequence = find_blocks(graph, items)
-    origin = [0, *top_leaves(sequence)]
     what = {"keras": "a Keras model", "onnx": "an ONNX model"}[framework]
     header = [f"Imported by `specc import` from {Path(path).name} ({what})."]
     single = framework == "onnx"
+    nested = None
+    if len(graph.inputs) == 1 and len(graph.outputs) == 1:
+        with contextlib.suppress(ImportFailure):  # not one nesting: named layers instead
+            nested = decompose(graph)
+    if nested is None:
+        return _import_flat(graph, spec_name, header, single, framework)
+    blocks, sequence = find_blocks(graph, nested)
+    origin = [0, *top_leaves(sequence)]
     draft = spec_text(graph, blocks, sequence, names={}, header=header, single=single)
     checked = _check(draft, spec_name, graph, origin)
     names = _names(graph, checked, origin, sequence)
@@ -99,6 +106,54 @@ def import_model(path: str | Path, spec_name: str = "<imported>") -> Imported:
         # a name the spec refuses leaves specc's own names
         with contextlib.suppress(SpecDoesNotCheck):
             checked, text = _check(named, spec_name, graph, origin), named
+    return Imported(graph, text, checked, origin, framework)
+
+
+def _import_flat(
+    graph: Graph, spec_name: str, header: list[str], single: bool, framework: str
+) -> Imported:
+    """A graph that is not one nesting, written with names (:mod:`specc.bridge.flat`)."""
+    units = flat_units(graph)
+    origin = leaves_of(units)
+    needed = set(graph.outputs) if len(graph.outputs) > 1 else set()
+    if graph.outputs != [units[-1].item.index]:
+        needed |= set(graph.outputs)
+    for unit in units:
+        needed |= set(unit.refs) | ({unit.source} if unit.source is not None else set())
+    if len(graph.inputs) > 1:
+        needed |= set(graph.inputs)
+    inner = {
+        p.index
+        for u in units
+        if isinstance(u.item, MergeItem)
+        for path in u.item.paths
+        for p in path
+    }
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for i, layer in enumerate(graph.layers):
+        if i in inner or (layer.kind in ("add", "concat", "multiply") and i not in needed):
+            continue
+        name = layer.name
+        if (
+            name
+            and usable_name(name)
+            and name not in taken
+            and (i in needed or not DEFAULT_NAME.match(name))
+        ):
+            names[i] = name
+            taken.add(name)
+    counter = 0
+    for i in sorted(needed - set(names)):
+        while True:
+            counter += 1
+            name = f"{graph.layers[i].kind}_{counter}"
+            if name not in taken:
+                break
+        names[i] = name
+        taken.add(name)
+    text = flat_spec_text(graph, units, names=names, header=header, single=single)
+    checked = _check(text, spec_name, graph, origin)
     return Imported(graph, text, checked, origin, framework)
 
 

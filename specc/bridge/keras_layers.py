@@ -102,12 +102,11 @@ def conv(cfg: dict, shapes: list[tuple], cls: str) -> list[tuple[str, dict]]:
     """Conv2D/Conv1D: ``conv2d`` / ``conv1d``."""
     rank = 2 if cls == "Conv2D" else 1
     _rank(shapes, cls, rank + 1)
-    if int(cfg.get("groups", 1)) != 1:
-        raise Rejected(f"{cls} with groups > 1", "grouped convolution")
     args = {
         "filters": int(cfg["filters"]),
         "kernel": _axes(pair(cfg["kernel_size"]), rank),
         **_window(cfg, cls, rank),
+        "groups": int(cfg.get("groups", 1)),
         "use_bias": bool(cfg.get("use_bias", True)),
         "activation": activation(cfg.get("activation"), cls),
     }
@@ -165,9 +164,9 @@ def transpose(cfg: dict, shapes: list[tuple], cls: str) -> list[tuple[str, dict]
 
 @converter("Dense")
 def dense(cfg: dict, shapes: list[tuple], cls: str) -> list[tuple[str, dict]]:
-    """Dense on a vector: ``dense``."""
-    if len(shapes) != 1 or len(shapes[0]) != 1:
-        raise Rejected("Dense on a tensor of rank > 2", "specc's dense takes vectors")
+    """Dense on a vector, or on each token of a sequence: ``dense``."""
+    if len(shapes) != 1 or len(shapes[0]) not in (1, 2):
+        raise Rejected("Dense on a tensor of rank > 3", "specc's dense takes vectors and LxC")
     args = {
         "units": int(cfg["units"]),
         "use_bias": bool(cfg.get("use_bias", True)),
@@ -238,15 +237,10 @@ def pool(cfg: dict, shapes: list[tuple], cls: str) -> list[tuple[str, dict]]:
     "GlobalMaxPooling1D",
 )
 def global_pool(cfg: dict, shapes: list[tuple], cls: str) -> list[tuple[str, dict]]:
-    """Global pooling: ``globalavgpool``/``globalmaxpool`` (with ``keepdims``, a reshape to
-    1x1xC after it)."""
+    """Global pooling: ``globalavgpool``/``globalmaxpool`` [``keepdims``]."""
     _channels_last(cfg, cls)
     kind = "globalavgpool" if "Average" in cls else "globalmaxpool"
-    layers = [(kind, {})]
-    if cfg.get("keepdims"):
-        spatial = len(shapes[0]) - 1
-        layers.append(("reshape", {"shape": (1,) * spatial + (shapes[0][-1],)}))
-    return layers
+    return [(kind, {"keepdims": bool(cfg.get("keepdims", False))})]
 
 
 @converter("Flatten")

@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from specc.bridge.graph import Graph, ImportFailure, Layer, NotAModel, Unsupported
+from specc.bridge.graph import Graph, Layer, NotAModel, Unsupported
+from specc.bridge.keras_kinds import CALL_KWARGS, ONE_SOURCE
 from specc.bridge.keras_layers import CAVEATS, CONVERTERS, Rejected
 from specc.bridge.simplify import output_shape
 from specc.bridge.spec_text import model_name
@@ -74,21 +75,22 @@ class _Reader:
         layers = body.get("layers", [])
         inputs = [ref[0] for ref in _refs(body.get("input_layers", []))]
         outputs = _refs(body.get("output_layers", []))
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ImportFailure(
-                "E0702",
-                f"the model has {len(inputs)} inputs and {len(outputs)} outputs; a spec has "
-                "one of each",
-            )
+        if not inputs or not outputs:
+            raise NotAModel("the model's config names no inputs or no outputs")
         by_name = {layer["name"]: layer for layer in layers}
+        # the model's inputs first, in its order (a spec's `input` lines come in that order)
+        for name in inputs:
+            if name not in by_name:
+                raise NotAModel(f"the model's input {name} is not one of its layers")
+            self.input(by_name[name]["config"], name)
         for layer in _topological(layers):
             if layer["class_name"] == "InputLayer":
-                if layer["name"] != inputs[0]:
-                    continue
-                self.input(layer["config"], layer["name"])
                 continue
             self.layer(layer, by_name)
-        self.graph.output = self.outputs.get(outputs[0][0], 0)
+        self.graph.outputs = [self.outputs.get(ref[0], 0) for ref in outputs]
+        for name, node, tensor in outputs:
+            if node != 0 or tensor != 0:
+                self.unsupported.add("an output that is a layer's second output", name)
 
     def sequential(self, layers: list[dict], body: dict) -> None:
         previous = None
@@ -134,6 +136,8 @@ class _Reader:
                 self.unsupported.add(f"{cls} reading a layer's second output", name)
             sources = [ref[0] for ref in refs]
         inputs = [self.outputs.get(s) for s in sources]
+        if cls in ONE_SOURCE and len(inputs) > 1 and len(set(inputs)) == 1:
+            inputs = inputs[:1]  # self-attention: the query is the key and value source
         if any(i is None for i in inputs):  # after an unsupported layer: already reported
             self.outputs[name] = next((i for i in inputs if i is not None), 0)
             return
@@ -141,6 +145,9 @@ class _Reader:
         shapes = _input_shapes(layer, nodes)
         if not shapes and all(i in self.shapes for i in inputs):
             shapes = [self.shapes[i] for i in inputs]
+        shapes = shapes[: len(inputs)]
+        kwargs = nodes[0].get("kwargs", {}) if nodes and isinstance(nodes[0], dict) else {}
+        config = {**config, CALL_KWARGS: kwargs}
         convert = CONVERTERS.get(cls)
         if cls in MODEL_CLASSES:
             self.unsupported.add(f"{cls} (a nested model)", name)

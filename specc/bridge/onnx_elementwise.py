@@ -72,6 +72,24 @@ def gelu(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     return _activation(r, node, data_input(ins, "Gelu"), "gelu")
 
 
+@handles("HardSigmoid")
+def hard_sigmoid(r: OnnxReader, node, ins: list, attrs: dict) -> list:
+    alpha, beta = float32(attrs.get("alpha", 0.2)), float32(attrs.get("beta", 0.5))
+    if abs(alpha - 1 / 6) > 1e-6 or abs(beta - 0.5) > 1e-6:
+        raise Unexpressible("HardSigmoid", f"alpha={alpha}, beta={beta}: only x / 6 + 0.5")
+    return _activation(r, node, data_input(ins, "HardSigmoid"), "hard_sigmoid", nonneg=True)
+
+
+@handles("HardSwish")
+def hard_swish(r: OnnxReader, node, ins: list, attrs: dict) -> list:
+    return _activation(r, node, data_input(ins, "HardSwish"), "hard_silu")
+
+
+@handles("Mish")
+def mish(r: OnnxReader, node, ins: list, attrs: dict) -> list:
+    return _activation(r, node, data_input(ins, "Mish"), "mish")
+
+
 @handles("Dropout")
 def dropout(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     data = r.materialize(data_input(ins, "Dropout"))

@@ -61,6 +61,9 @@ def conv(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     elif group == channels and weight.shape[1] == 1 and dims == 2:
         kind = "depthwise_conv2d"
         args = {"kernel": kernel, "depth_multiplier": int(weight.shape[0]) // channels, **window}
+    elif channels % group == 0 and weight.shape[1] * group == channels:
+        kind = "conv2d" if dims == 2 else "conv1d"
+        args = {"filters": int(weight.shape[0]), "kernel": kernel, **window, "groups": group}
     else:
         raise Unexpressible("Conv with groups", f"group={group}: grouped convolution")
     args |= {"use_bias": has_bias, "activation": None}
@@ -136,11 +139,35 @@ def crop(r: OnnxReader, node, data: Data, cuts: dict) -> list:
         out = data.with_(shape=tuple(shape), extra={**data.extra, "geometry": geometry})
         r.transposes[data.layer] = out
         return [out]
+    cropped = _cropping(r, node, data, cuts)
+    if cropped is not None:
+        return [cropped]
     dims = data.physical_shape
     for a, (b, e, s) in cuts.items():
         if dims[a] is not BATCH:
             dims[a] = len(range(*slice(b, e, s).indices(int(dims[a]))))
     return [Shaped(dims, "Slice")]
+
+
+def _cropping(r: OnnxReader, node, data: Data, cuts: dict) -> Data | None:
+    """A slice of an image's height and width, step 1: ``cropping2d`` (None otherwise)."""
+    if len(data.shape) != 3 or data.phys[0] != "N":
+        return None
+    sides = {0: [0, 0], 1: [0, 0]}
+    for a, (begin, end, step) in cuts.items():
+        p = data.phys[a]
+        if step != 1 or p not in (0, 1):
+            return None
+        n = data.shape[p]
+        kept = range(n)[slice(begin, end)]
+        if not kept:
+            return None
+        sides[p] = [kept.start, n - kept.stop]
+    data = r.materialize(data)
+    (top, bottom), (left, right) = sides[0], sides[1]
+    args = {"cropping": (top, left), "bottom": bottom, "right": right}
+    index, shape = r.add(node, "cropping2d", args, [data])
+    return Data(index, shape, data.phys, nonneg=data.nonneg)
 
 
 def _settle_transpose(r: OnnxReader, index: int) -> None:
@@ -192,10 +219,13 @@ def matmul(r: OnnxReader, node, ins: list, attrs: dict) -> list:
 
 
 def dense_layer(r: OnnxReader, node, data: Data, weight: np.ndarray, bias) -> Data:
-    """A dense layer: ``weight`` is PyTorch's (out, in)."""
-    if len(data.shape) != 1 or data.phys != ("N", 0):
+    """A dense layer, on a vector or on every token of a sequence (its channels the last
+    physical axis): ``weight`` is PyTorch's (out, in)."""
+    tokens = len(data.shape) == 2 and data.phys[-1] == 1 and "N" in data.phys
+    if not tokens and (len(data.shape) != 1 or data.phys != ("N", 0)):
         raise Unexpressible(
-            f"{node.op_type} on a tensor of rank > 2", "specc's dense takes vectors"
+            f"{node.op_type} on a tensor other than a vector or a sequence",
+            "specc's dense takes vectors and tokens",
         )
     weights = {"weight": weight.astype(np.float32)}
     has_bias = bias is not None
@@ -203,7 +233,7 @@ def dense_layer(r: OnnxReader, node, data: Data, weight: np.ndarray, bias) -> Da
         weights["bias"] = np.broadcast_to(bias, (weight.shape[0],)).astype(np.float32)
     args = {"units": int(weight.shape[0]), "use_bias": has_bias, "activation": None}
     index, shape = r.add(node, "dense", args, [data], weights)
-    return Data(index, shape, ("N", 0))
+    return Data(index, shape, data.phys if tokens else ("N", 0))
 
 
 @handles("BatchNormalization")

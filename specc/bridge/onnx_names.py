@@ -63,16 +63,32 @@ def name_nodes(model, checked: CheckedModel) -> None:
     by_name = {n.name: n for n in nodes}
     inputs_of = {n.name: {nodes[i].name for i in n.inputs} for n in nodes}
     claimed: set[str] = set()
-    owner = {model.graph.input[0].name: nodes[0].name}
+    stored = {t.name for t in model.graph.initializer}
+    graph_inputs = [i.name for i in model.graph.input if i.name not in stored]
+    inputs = zip(graph_inputs, checked.model.inputs, strict=True)
+    owner = {name: nodes[i].name for name, i in inputs}
+    # layers that are a bare nn.Parameter (a class token, a layer scale): the ops that read
+    # the parameter, whose initializer has the layer's name, are the layer's
+    params = {}  # tensor -> the bare-parameter layer it is, or was computed from alone
+    for n in nodes:
+        module = plans[n.index].module
+        if getattr(module, "cls", "") == "nn.Parameter" and n.name in stored:
+            params[n.name] = n.name
     used: dict[str, int] = {}
     for op in model.graph.node:
         sources = {owner[i] for i in op.input if i in owner}
-        base = next((s for s in reversed(name_scopes(op)) if s in modules), None)
-        result = base
+        bare = next((params[i] for i in op.input if i in params), None)
+        if bare is not None and not sources:  # the parameter reshaped, expanded: still its
+            params.update(dict.fromkeys(op.output, bare))
+        if bare is not None and (not sources or sources <= inputs_of[bare]):
+            base = result = bare
+        else:
+            base = next((s for s in reversed(name_scopes(op)) if s in modules), None)
+            result = base
         if base is None:
             base, result = _functional(op, sources, by_name, plans, inputs_of, claimed, pending)
         for out in op.output:
-            if result is not None:
+            if result is not None and op.op_type != "Shape":  # a shape is no layer's output
                 owner[out] = result
         text = f"{base}/{op.op_type}" if base else f"/{op.op_type}"
         used[text] = used.get(text, 0) + 1

@@ -82,7 +82,9 @@ def pool(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         if form is None:
             raise Unexpressible(f"{node.op_type} with uneven pads")
         zeropad, padding = form
-        if implicit_zero and padding == "same":
+        if implicit_zero and before == after:  # PyTorch's padding=P, its zeros counted
+            zeropad, padding = None, tuple(before)
+        elif implicit_zero and padding == "same":
             raise Unexpressible("AveragePool counting its padding")
         if not implicit_zero and zeropad is not None and not data.nonneg:
             raise Unexpressible(f"{node.op_type} padding data that may be negative")
@@ -177,6 +179,9 @@ def global_pool(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     kind = (
         "globalavgpool" if "Mean" in node.op_type or "Average" in node.op_type else "globalmaxpool"
     )
+    if keep:  # the pooled axes kept, of size 1: `keepdims`
+        index, shape = r.add(node, kind, {"keepdims": True}, [data])
+        return [Data(index, shape, data.phys, nonneg=data.nonneg)]
     index, shape = r.add(node, kind, {}, [data])
     channel = data.phys.index(rank - 1)
     phys = []

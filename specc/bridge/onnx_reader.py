@@ -77,6 +77,11 @@ class OnnxReader:
         self.uses: dict[int, set[str]] = {}  # recurrent layer -> variants read ("seq", "last")
         self.after: list = []  # checks to run once every node is read
         self.transposes: dict[int, Data] = {}  # conv transpose layer -> its (cropped) output
+        # the shapes the file records (a symbolic batch size as a string)
+        self.shapes: dict[str, list] = {}
+        for info in [*self.onnx_graph.value_info, *self.onnx_graph.output]:
+            dims = info.type.tensor_type.shape.dim
+            self.shapes[info.name] = [d.dim_value if d.HasField("dim_value") else "N" for d in dims]
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -84,10 +89,22 @@ class OnnxReader:
         """Read every node; returns the graph (raises :class:`ImportFailure` for what specc
         cannot express)."""
         from specc.bridge import onnx_tensors  # noqa: F401  (registers every handler)
+        from specc.bridge.onnx_attention import find_regions, read_attention
         from specc.bridge.onnx_common import HANDLERS
 
         self.read_input()
-        for node in self.onnx_graph.node:
+        regions = find_regions(self.onnx_graph.node, self.stored)
+        for k, node in enumerate(self.onnx_graph.node):
+            region = regions.get(k)
+            if region is not None:  # an attention module's ops: one layer, at its last op
+                if k == region.last:
+                    try:
+                        read_attention(self, region)
+                    except Unexpressible as exc:
+                        self.unsupported.add(exc.what, region.prefix, exc.why)
+                        for i in region.members:
+                            self.set_outputs(self.onnx_graph.node[i], [Poison()] * 8)
+                continue
             ins = [self.values.get(name) if name else None for name in node.input]
             missing = [n for n, v in zip(node.input, ins, strict=True) if n and v is None]
             if missing:
@@ -126,31 +143,34 @@ class OnnxReader:
                 self.values[name] = value
 
     def read_input(self) -> None:
+        """Every input of the graph (its initializers aside) as an ``input`` layer."""
         initializers = {t.name for t in self.onnx_graph.initializer}
         inputs = [i for i in self.onnx_graph.input if i.name not in initializers]
-        if len(inputs) != 1 or len(self.onnx_graph.output) != 1:
-            raise ImportFailure(
-                "E0702",
-                f"the model has {len(inputs)} inputs and {len(self.onnx_graph.output)} outputs; "
-                "a spec has one of each",
-            )
-        tensor = inputs[0].type.tensor_type
+        if not inputs or not self.onnx_graph.output:
+            raise NotAModel("the ONNX graph has no inputs or no outputs")
+        for graph_input in inputs:
+            self.read_one_input(graph_input)
+
+    def read_one_input(self, graph_input) -> None:
+        """One input of the graph: its shape in the spec's layout."""
+        tensor = graph_input.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         sizes = dims[1:]
         if not dims or any(d is None or d <= 0 for d in sizes):
             self.unsupported.add(
-                "an input with a size that is not fixed", inputs[0].name, f"shape {dims}"
+                "an input with a size that is not fixed", graph_input.name, f"shape {dims}"
             )
             sizes = [d or 1 for d in sizes] or [1]
         integer = tensor.elem_type in (6, 7, 2, 3, 4, 5, 12, 13)  # int32/64, uint8..
         rank = len(sizes)
-        if integer or rank == 1 or self.read_channels_last(inputs[0].name, rank):
+        if integer or rank == 1 or self.read_channels_last(graph_input.name, rank):
             shape, phys = tuple(sizes), channels_last(rank)
         else:  # NCHW / NCL: channels first, PyTorch's layout
             shape, phys = (*sizes[1:], sizes[0]), channels_first(rank)
         args = {"shape": shape, "dtype": "int" if integer else "float32"}
-        index = self.graph.add(Layer("input", args, [], "", "input"))
-        self.values[inputs[0].name] = Data(index, shape, phys)
+        name = graph_input.name if graph_input.name != "input" else ""
+        index = self.graph.add(Layer("input", args, [], name, "input"))
+        self.values[graph_input.name] = Data(index, shape, phys)
 
     def read_channels_last(self, name: str, rank: int) -> bool:
         """An image input read only by transposes to channels-first is channels-last."""
@@ -162,15 +182,22 @@ class OnnxReader:
         )
 
     def read_output(self) -> None:
-        value = self.values.get(self.onnx_graph.output[0].name)
-        if isinstance(value, Poison) or value is None:
-            return
-        if not isinstance(value, Data):
-            raise ImportFailure("E0702", "the model's output does not depend on its input")
-        value = self.materialize(value)
-        if isinstance(value, Data):
+        """The graph's outputs, in order, as the graph's outputs."""
+        outputs = []
+        for graph_output in self.onnx_graph.output:
+            value = self.values.get(graph_output.name)
+            if isinstance(value, Poison) or value is None:
+                return
+            if not isinstance(value, Data):
+                raise ImportFailure(
+                    "E0702", f"the model's output {graph_output.name} does not depend on its input"
+                )
+            value = self.materialize(value)
             self.use(value)
-            self.graph.output = value.layer
+            outputs.append(value.layer)
+            if graph_output.name != "output" and not self.graph.layers[value.layer].name:
+                self.graph.layers[value.layer].name = graph_output.name
+        self.graph.outputs = outputs
 
     # -- building layers --------------------------------------------------------------------
 
@@ -216,10 +243,11 @@ class OnnxReader:
         before = [b for b, _a, _v in data.pad]
         after = [a for _b, a, _v in data.pad]
         values = {v for *_, v in data.pad}
-        if values != {0.0} or before != after or len(before) != 2:
-            raise Unexpressible("Pad", "only even zero padding of images (zeropad) is expressible")
+        if values != {0.0} or len(before) != 2:
+            raise Unexpressible("Pad", "only zero padding of images (zeropad) is expressible")
         source = data.with_(pad=None)
-        index, shape = self.add(None, "zeropad2d", {"padding": tuple(before)}, [source], name="")
+        args = {"padding": tuple(before), "bottom": after[0], "right": after[1]}
+        index, shape = self.add(None, "zeropad2d", args, [source], name="")
         return Data(index, shape, data.phys, nonneg=data.nonneg)
 
     def image(self, data: Data, rank: int) -> Data:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from specc.bridge import onnx_elementwise, onnx_pooling  # noqa: F401  (their handlers)
+from specc.bridge import onnx_elementwise, onnx_kinds, onnx_pooling  # noqa: F401
 from specc.bridge.onnx_common import (
     all_const,
     equals,
@@ -30,6 +30,7 @@ from specc.bridge.onnx_values import (
     Data,
     Filled,
     Shaped,
+    Tiled,
     channels_first,
     channels_last,
     in_spec_order,
@@ -92,6 +93,8 @@ def gather(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     if isinstance(data, Const) and isinstance(indices, Data):
         return embedding(r, node, data.array, indices)
     if isinstance(data, Data) and isinstance(indices, Const):
+        if not data.variant and r.graph.layers[data.layer].kind not in ("lstm", "gru"):
+            return onnx_kinds.first_token(r, node, data, indices.array, axis)
         return last_step(r, node, data, indices.array, axis)
     raise Unexpressible("Gather")
 
@@ -132,6 +135,8 @@ def concat(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     axis = attrs["axis"]
     if all(isinstance(v, Const) for v in ins):
         return [Const(np.concatenate([np.atleast_1d(v.array) for v in ins], axis=axis))]
+    if any(isinstance(v, Tiled) for v in ins):
+        return onnx_kinds.class_token(r, node, ins, axis)
     if not all(isinstance(v, Data) for v in ins):
         raise Unexpressible("Concat of data and constants")
     parts = [r.materialize(v) for v in ins]
@@ -230,6 +235,9 @@ def reshape_data(r: OnnxReader, node, data: Data, target: list) -> Data:
             return Data(index, out, channels_last(1), nonneg=data.nonneg)
         index, out = r.add(node, "flatten", {}, [data])
         return Data(index, out, channels_last(1), nonneg=data.nonneg)
+    tokens = onnx_kinds.patch_tokens(r, node, data, target)
+    if tokens is not None:
+        return tokens
     if not in_spec_order(data):
         raise Misfit(f"{node.op_type} of a tensor held in another layout")
     if all(d == 1 for d in shape[:-1]) and len(shape) > 1:
@@ -288,6 +296,8 @@ def expand(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         if any(d is BATCH for d in dims):
             return [Filled(float(value.array.reshape(())), dims)]
         return [Const(np.broadcast_to(value.array, [int(d) for d in dims]).copy())]
+    if isinstance(value, Const) and any(d is BATCH for d in target.tolist()):
+        return [Tiled(value.array, list(target.tolist()), node.input[0])]
     if isinstance(value, Const):
         return fold(r, node, ins)
     raise Unexpressible("Expand of data")
@@ -322,7 +332,14 @@ def add(r: OnnxReader, node, ins: list, attrs: dict) -> list:
     if data is not None and len(ins) == 2 and equals(bias, 0.0):
         return [data]
     if data is not None and bias is not None and len(ins) == 2:
-        return [_dense_bias(r, node, data, bias.array)]
+        layer = r.graph.layers[data.layer]
+        if layer.kind == "dense" and not layer.args["use_bias"]:
+            return [_dense_bias(r, node, data, bias.array)]
+        return [
+            onnx_kinds.shift(
+                r, node, data, bias, 1.0, next(k for k, v in enumerate(ins) if v is bias)
+            )
+        ]
     raise Unexpressible(f"{node.op_type} of data and a constant")
 
 
@@ -361,6 +378,16 @@ def arithmetic(r: OnnxReader, node, ins: list, attrs: dict) -> list:
         return [_silu(r, node, ins[0], ins[1])]
     if node.op_type == "Div" and isinstance(ins[0], Data) and isinstance(ins[1], Filled):
         return [_average_over_real(r, node, ins[0], ins[1])]
+    if len(ins) == 2 and isinstance(ins[0], Data) and isinstance(ins[1], Const):
+        if node.op_type == "Mul":
+            return [onnx_kinds.scale(r, node, ins[0], ins[1], 1)]
+        if node.op_type == "Sub":
+            return [onnx_kinds.shift(r, node, ins[0], ins[1], -1.0, 1)]
+        if node.op_type == "Div":
+            return [onnx_kinds.divide(r, node, ins[0], ins[1])]
+    constant_first = len(ins) == 2 and isinstance(ins[0], Const) and isinstance(ins[1], Data)
+    if node.op_type == "Mul" and constant_first:
+        return [onnx_kinds.scale(r, node, ins[1], ins[0], 0)]
     raise Unexpressible(node.op_type, "on data")
 
 
@@ -377,7 +404,7 @@ def _silu(r: OnnxReader, node, a: Data, b: Data) -> Data:
         ):
             layer.args["fn"] = "silu"
             return s.with_(nonneg=False)
-    raise Unexpressible("Mul", "multiplying two tensors (a multiply merge)")
+    return onnx_kinds.multiply(r, node, a, b)
 
 
 def _name_of(r: OnnxReader, node, value: Data) -> str:

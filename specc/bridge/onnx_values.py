@@ -53,6 +53,16 @@ class Filled:
 
 
 @dataclass
+class Tiled:
+    """A constant broadcast over the batch axis (``Expand`` of a learned token to (N, 1, C));
+    ``name``: the initializer it came from."""
+
+    array: np.ndarray
+    shape: list
+    name: str = ""
+
+
+@dataclass
 class Shaped:
     """A tensor of which only the shape is known (a slice of data, used for its shape)."""
 
@@ -100,7 +110,7 @@ class Poison:
     data: Data | None = None
 
 
-Value = Const | Filled | Shaped | Data | Poison
+Value = Const | Filled | Tiled | Shaped | Data | Poison
 
 
 def channels_first(rank: int) -> tuple:

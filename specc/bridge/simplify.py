@@ -19,6 +19,8 @@ from specc.layers import ShapeError, lookup
 from specc.layers.activations import LEAKY_RELU_SLOPE
 
 CONV_LIKE = ("conv2d", "depthwise_conv2d", "separable_conv2d")
+# kinds whose `padding=P` is a zero padding before them (a max pooling's is -inf)
+WINDOWED = ("conv2d", "depthwise_conv2d", "maxpool2d", "avgpool2d")
 # kinds that take an `activation` parameter
 WITH_ACTIVATION = (
     "conv2d",
@@ -65,11 +67,7 @@ def infer_shapes(graph: Graph) -> dict[int, tuple[int, ...]]:
 def bypass(graph: Graph, index: int) -> None:
     """Remove a one-input layer: its readers read its input (call :meth:`Graph.compact`
     after)."""
-    source = graph.layers[index].inputs[0]
-    for layer in graph.layers:
-        layer.inputs = [source if i == index else i for i in layer.inputs]
-    if graph.output == index:
-        graph.output = source
+    graph.replace(index, graph.layers[index].inputs[0])
 
 
 def fold_uneven_padding(graph: Graph, unsupported: Unsupported) -> None:
@@ -95,17 +93,43 @@ def fold_uneven_padding(graph: Graph, unsupported: Unsupported) -> None:
                 [a for _, a in sides],
             )
         if form is None or form[1] != "same":
-            unsupported.add(
-                "ZeroPadding2D with unequal sides",
-                layer.name,
-                "only as TensorFlow's `same` padding of the conv after it",
-            )
+            (top, bottom), (left, right) = sides
+            layer.args["padding"] = (top, left)
+            layer.args.update({"bottom": bottom, "right": right})
             continue
         zeropad, conv.args["padding"] = form
         if zeropad and any(zeropad):
             layer.args["padding"] = zeropad
         else:
             bypass(graph, i)
+    graph.compact()
+
+
+def fold_window_padding(graph: Graph, unsupported: Unsupported) -> None:
+    """A symmetric padding layer before a valid conv or pooling that it was written for: the
+    reader's ``padding=P``.  That is a padding the emitted Keras code names ``<reader>.pad``
+    (a spec's ``conv ... padding=1`` as Keras writes it), and every ``-inf`` padding (PyTorch's
+    padded max pooling, which only the pooling's own ``padding=`` says)."""
+    users = graph.consumers()
+    for i, layer in enumerate(graph.layers):
+        if layer.kind != "zeropad2d" or "pads" not in layer.args:
+            continue
+        sides = layer.args["pads"]
+        fill = layer.args.pop("fill", 0.0)
+        reader = graph.layers[users[i][0]] if len(users[i]) == 1 else None
+        fits = (
+            reader is not None
+            and reader.kind in (("maxpool2d",) if fill else WINDOWED)
+            and reader.args.get("padding") == "valid"
+            and all(b == a for b, a in sides)
+        )
+        if fits and (fill or layer.name == f"{reader.name}.pad"):
+            reader.args["padding"] = tuple(b for b, _a in sides)
+            bypass(graph, i)
+        elif fill:
+            unsupported.add(
+                "a -inf padding", layer.name, "only as the padding of the max pooling after it"
+            )
     graph.compact()
 
 

@@ -28,7 +28,9 @@ SHORT_KINDS = {
 # parameters always written with every axis (a kernel reads better as 3x3 than 3)
 FULL_DIMS = ("kernel", "shape")
 # parameters written as bare words when true (or set)
-BARE_WORDS = {"return_sequences"}
+BARE_WORDS = {"return_sequences", "keepdims", "causal"}
+# per-channel numbers: one number, or several in quotes ("0.5 1 2")
+NUMBER_LISTS = ("scale", "offset", "mean", "variance")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # attribute names an emitted nn.Module or Keras model has already: not usable as layer names
 RESERVED_NAMES = {
@@ -99,6 +101,10 @@ def dims(value: Any, full: bool = False) -> str:
 
 def value_text(key: str, value: Any, single: bool = False) -> str:
     """One parameter value as the spec writes it."""
+    if key in NUMBER_LISTS and isinstance(value, tuple | list):
+        if len(value) == 1:
+            return number(value[0], single)
+        return '"' + " ".join(number(v, single) for v in value) + '"'
     if isinstance(value, tuple | list):
         return dims(value, full=key in FULL_DIMS)
     if isinstance(value, str):
@@ -150,7 +156,7 @@ def layer_words(
     for key in registered.positional:
         if key in written:
             words.append(written[key])
-        elif key in args:
+        elif args.get(key) is not None:
             words.append(value_text(key, args[key], single))
     for key in registered.Params.model_fields:
         if key in registered.positional or (key not in args and key not in written):

@@ -8,8 +8,9 @@ post-dominator, the first layer every path from it passes through; that layer mu
 whose inputs end the paths, and the layers between the fork and the merge must fall into
 disjoint paths, one per merge input (an input that is the fork itself is an identity path).
 Each path is decomposed the same way, within its own layers.  A graph that is not such a
-nesting (a path that reads from outside its branch, two merges sharing a path) is an E0702
-error naming the layer where it breaks.
+nesting (a path that reads from outside its branch, two merges sharing a path) raises
+:class:`ImportFailure`; the importer then writes it with named layers instead
+(:mod:`specc.bridge.flat`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from specc.bridge.graph import Graph, ImportFailure
 
-MERGES = ("add", "concat")
+MERGES = ("add", "concat", "multiply")
 
 
 @dataclass

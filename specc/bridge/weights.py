@@ -17,7 +17,7 @@ from specc.bridge.files import write_atomically
 from specc.bridge.graph import Weights
 from specc.compiler import CheckedModel
 from specc.emit.planning import plan_model
-from specc.port_weights import KERAS_SUFFIXES, TORCH_SUFFIXES, load_emitted
+from specc.port_weights import KERAS_SUFFIXES, TORCH_SUFFIXES, _tensor_key, load_emitted
 
 
 class WeightsError(Exception):
@@ -39,16 +39,21 @@ def output_kind(path: str) -> str:
 # -- an imported model's weights ---------------------------------------------------------------
 
 
-def attach_keras_weights(graph, path: str) -> None:
-    """Read a ``.keras`` file's weights (with Keras) onto the graph's layers, by layer name."""
+def attach_keras_weights(graph, path: str, checked: CheckedModel | None = None) -> None:
+    """Read a ``.keras`` file's weights (with Keras) onto the graph's layers, by layer name.
+    ``checked``: the imported spec, whose emitted Keras file defines the layer classes of
+    specc's own (``specc>LayerScale``, ...) that a file saved from specc's Keras code holds."""
     import keras
 
+    if checked is not None:
+        with tempfile.TemporaryDirectory(prefix="specc-import-") as tmp:
+            load_emitted(checked, "keras", Path(tmp))  # registers specc's layer classes
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:
         raise WeightsError(f"Keras cannot load {path}: {_first_line(exc)}") from None
     for layer in graph.layers:
-        if not layer.name or layer.kind in ("input", "add", "concat"):
+        if not layer.name or layer.kind in ("input", "add", "concat", "multiply"):
             continue
         try:
             arrays = model.get_layer(layer.name).get_weights()
@@ -78,8 +83,9 @@ def keras_arrays(plan, weights: Weights) -> list:
         return list(weights.arrays)
     count = 1 + max(i for entry in plan.weights for i in entry.keras)
     out: list = [None] * count
+    named = torch_arrays(plan, weights)  # by the plan's names
     for entry in plan.weights:
-        arrays = entry.transform.to_keras([weights.arrays[name] for name in entry.torch])
+        arrays = entry.transform.to_keras([named[name] for name in entry.torch])
         for i, value in zip(entry.keras, arrays, strict=True):
             out[i] = value
     return out
@@ -88,12 +94,44 @@ def keras_arrays(plan, weights: Weights) -> list:
 def torch_arrays(plan, weights: Weights) -> dict:
     """A layer's weights as PyTorch tensors (numpy arrays), by the plan's names."""
     if weights.layout == "torch":
-        return dict(weights.arrays)
+        names = [name for entry in plan.weights for name in entry.torch]
+        arrays = dict(weights.arrays)
+        if len(names) == len(arrays) == 1 and set(names) != set(arrays):
+            arrays = {names[0]: next(iter(arrays.values()))}  # a bare parameter or a module's
+        return _attention_projections(names, arrays)
     out = {}
     for entry in plan.weights:
         arrays = entry.transform.to_torch([weights.arrays[i] for i in entry.keras])
         out.update(zip(entry.torch, arrays, strict=True))
     return out
+
+
+PARTS = ("query", "key", "value")
+
+
+def _attention_projections(names: list[str], arrays: dict) -> dict:
+    """An attention layer's PyTorch weights in the form its plan names them: the packed
+    ``in_proj_*`` and ``out_proj.*`` of ``nn.MultiheadAttention`` or the ``query``, ``key``,
+    ``value`` and ``output`` projections of the emitted module (one PyTorch class may have
+    served attention layers of both forms in the original)."""
+    import numpy as np
+
+    if "in_proj_weight" in names and "query.weight" in arrays:
+        out = {"in_proj_weight": np.concatenate([arrays[f"{p}.weight"] for p in PARTS])}
+        if "query.bias" in arrays:
+            out["in_proj_bias"] = np.concatenate([arrays[f"{p}.bias"] for p in PARTS])
+        out.update({f"out_proj.{k[7:]}": v for k, v in arrays.items() if k.startswith("output.")})
+        return out
+    if "query.weight" in names and "in_proj_weight" in arrays:
+        out = {}
+        for part, weight in zip(PARTS, np.split(arrays["in_proj_weight"], 3), strict=True):
+            out[f"{part}.weight"] = weight
+        if "in_proj_bias" in arrays:
+            for part, bias in zip(PARTS, np.split(arrays["in_proj_bias"], 3), strict=True):
+                out[f"{part}.bias"] = bias
+        out.update({f"output.{k[9:]}": v for k, v in arrays.items() if k.startswith("out_proj.")})
+        return out
+    return arrays
 
 
 def write_weights(imported, path: str) -> None:
@@ -121,7 +159,9 @@ def write_weights(imported, path: str) -> None:
             filled = set()
             for node, plan, weights in node_weights(checked, imported.graph, imported.origin):
                 for suffix, value in torch_arrays(plan, weights).items():
-                    key = f"{node.name}.{suffix}"
+                    key = _tensor_key(node.name, suffix)
+                    if key in state and value.size == state[key].numel():
+                        value = value.reshape(tuple(state[key].shape))  # (C,) or (C, 1, 1)
                     if key not in state or tuple(state[key].shape) != tuple(value.shape):
                         raise WeightsError(f"{key}: the weights do not fit the emitted model")
                     state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(state[key].dtype)

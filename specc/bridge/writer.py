@@ -7,6 +7,7 @@ format_source`), so ``specc fmt`` leaves an imported spec unchanged.
 from __future__ import annotations
 
 from specc.bridge.blocks import BlockDef, CallItem, RepeatItem, TopItem
+from specc.bridge.flat import Unit
 from specc.bridge.graph import Graph
 from specc.bridge.spec_text import layer_line, value_text
 from specc.bridge.structure import Item, LayerItem, MergeItem
@@ -101,6 +102,49 @@ class _Printer:
                 self.items([item], 0, names)
 
 
+def _input_line(graph: Graph, index: int, name: str | None, single: bool) -> str:
+    return layer_line("input", graph.layers[index].args, single=single, name=name)
+
+
+def flat_spec_text(
+    graph: Graph,
+    units: list[Unit],
+    *,
+    names: dict[int, str],
+    header: list[str],
+    single: bool = False,
+) -> str:
+    """A graph that is not one nesting, as named layers read by name (see
+    :mod:`specc.bridge.flat`); ``names`` must name every layer read by name and every output."""
+    printer = _Printer(graph, single)
+    for line in header:
+        printer.emit(0, f"# {line}" if line else "#")
+    printer.emit(0, f"model {graph.name}")
+    for k, unit in enumerate(units):
+        index = unit.item.index
+        if isinstance(unit.item, MergeItem):
+            printer.merge(unit.item, 0, names, None, [0])
+            continue
+        layer = graph.layers[index]
+        if layer.kind == "input":
+            if k:
+                printer.emit(0, "")
+            printer.emit(0, _input_line(graph, index, names.get(index), single))
+            continue
+        line = layer_line(layer.kind, layer.args, single=single)
+        words = line.split(" ")
+        words[1:1] = [names[r] for r in unit.refs]
+        if unit.source is not None:
+            words.append(f"from={names[unit.source]}")
+        if index in names:
+            words.append(f"name={names[index]}")
+        printer.emit(0, " ".join(words))
+    last = units[-1].item.index
+    if graph.outputs != [last]:
+        printer.emit(0, "output " + " ".join(names[i] for i in graph.outputs))
+    return format_source("\n".join(printer.lines) + "\n")
+
+
 def spec_text(
     graph: Graph,
     blocks: list[BlockDef],
@@ -116,7 +160,7 @@ def spec_text(
     for line in header:
         printer.emit(0, f"# {line}" if line else "#")
     printer.emit(0, f"model {graph.name}")
-    printer.emit(0, layer_line("input", graph.layers[0].args, single=single))
+    printer.emit(0, _input_line(graph, 0, None, single))
     printer.emit(0, "")
     for block in blocks:
         printer.block(block)
