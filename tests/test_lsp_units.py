@@ -264,3 +264,15 @@ def test_completion_offers_the_layers_visible_at_the_cursor():
     ]
     assert context_at("input 8 name=a\nblock b() {\n  dense 4 from=@").names == []
     assert context_at("sequential s { relu }\ninput 8 name=a\nconcat @").names == ["s", "a"]
+
+
+def test_a_parameter_in_a_computed_size_and_a_negation_is_a_use():
+    text = (
+        "input 8x8x4\nblock se(c, hard=true) {\n  gap\n  reshape 1x1x(c)\n"
+        "  if (not hard) { relu }\n}\nse(4)\n"
+    )
+    found = Analysis(text, "se.spec")
+    uses = navigation.references(found, *at(text, "se(c", after=3), include_declaration=False)
+    assert spans(uses) == [span_of(text, "(c)", after=1, length=1)]
+    uses = navigation.references(found, *at(text, "hard=", 0), include_declaration=False)
+    assert spans(uses) == [span_of(text, "not hard", after=4)]

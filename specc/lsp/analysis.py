@@ -153,4 +153,4 @@ class Analysis:
         """Blocks, block parameters and named layers: definitions and uses (see symbols.py)."""
         from specc.lsp.symbols import SymbolIndex
 
-        return SymbolIndex(self.program, self.facts.model)
+        return SymbolIndex(self.program, self.facts.model, text=self.text)

@@ -75,6 +75,7 @@ class SymbolIndex:
     occurrences: list[Occurrence] = field(default_factory=list)
     scopes: dict[Span, NamingScope] = field(default_factory=dict)  # layer site -> its scope
     targets: dict[Span, list[int]] = field(default_factory=dict)  # use -> the nodes it read
+    text: str = ""  # the source, to find a name written in brackets: `(c)`
 
     def __post_init__(self) -> None:
         for node in self.program:
@@ -224,11 +225,24 @@ class SymbolIndex:
 
     def _value(self, value: Value, block: BlockDef | None) -> None:
         if value.kind == "name":
-            self._parameter_use(value.value, value.span, block)
+            self._parameter_use(value.value, self._name_span(value), block)
         elif value.kind == "expr":
-            _, left, right = value.value
-            self._value(left, block)
-            self._value(right, block)
+            for operand in value.value[1:]:  # `not` has no right operand
+                if operand is not None:
+                    self._value(operand, block)
+        elif value.kind == "shape":  # `reshape 1x1x(c)`: its computed axes
+            for part in value.value:
+                self._value(part, block)
+
+    def _name_span(self, value: Value) -> Span:
+        """Where a name value's name itself is: ``(c)``'s value spans its brackets."""
+        span = value.span
+        width = span.end_column - span.column
+        if width == len(value.value) or span.line != span.end_line or not self.text:
+            return span
+        line = self.text.split("\n", span.line)[span.line - 1]
+        at = line.find(value.value, span.column - 1, span.end_column - 1)
+        return span if at < 0 else span.replace(column=at + 1, end_column=at + 1 + len(value.value))
 
     def _parameter_use(self, name: str, span: Span, block: BlockDef | None) -> None:
         if block is not None and any(f.name == name for f in block.formals):
