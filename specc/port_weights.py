@@ -179,7 +179,7 @@ def port_file(checked: CheckedModel, source: str, target: str) -> None:
         torch_mod = load_emitted(checked, "torch", Path(tmp))
         keras_model, torch_model = keras_mod.build_model(), torch_mod.build_model()
         if src_kind == "keras":
-            _load_keras(keras_model, source, checked)
+            load_keras_weights(keras_model, source, checked)
             keras_to_torch(checked, keras_model, torch_model)
             _save_torch(torch_model, target)
         else:
@@ -188,7 +188,9 @@ def port_file(checked: CheckedModel, source: str, target: str) -> None:
             _save_keras(keras_model, target)
 
 
-def _load_keras(model, path: str, checked: CheckedModel) -> None:
+def load_keras_weights(model, path: str, checked: CheckedModel) -> None:
+    """Load a ``.keras`` model file's or a ``.weights.h5`` file's weights into the emitted
+    Keras model; :class:`PortError` when they do not fit."""
     try:
         if path.lower().endswith(".keras"):
             import keras

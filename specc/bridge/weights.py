@@ -192,22 +192,14 @@ def load_into_torch(checked: CheckedModel, model, path: str) -> None:
                 f"{_first_line(exc, skip_header=True)}"
             ) from None
         return
-    from specc.port_weights import keras_to_torch
+    from specc.port_weights import PortError, keras_to_torch, load_keras_weights
 
     with tempfile.TemporaryDirectory(prefix="specc-export-") as tmp:
         keras_model = load_emitted(checked, "keras", Path(tmp)).build_model()
         try:
-            if path.lower().endswith(".keras"):
-                import keras
-
-                loaded = keras.models.load_model(path, compile=False)
-                keras_model.set_weights(loaded.get_weights())
-            else:
-                keras_model.load_weights(path)
-        except Exception as exc:
-            raise WeightsError(
-                f"{path} does not fit the Keras model of {checked.source.name}: {_first_line(exc)}"
-            ) from None
+            load_keras_weights(keras_model, path, checked)
+        except PortError as exc:
+            raise WeightsError(str(exc)) from None
         keras_to_torch(checked, keras_model, model)
 
 

@@ -227,6 +227,7 @@ class KerasEmitter:
         if node.kind == "input":
             if len(self.model.inputs) == 1:
                 body.lines.append(f"inputs = {self.literal_ctor(plans[0].layer, None)}")
+                body.named[node.index] = "inputs"  # read by name later: `from=image`
                 return "inputs"
             var = body.fresh(identifier(local))
             body.lines.append(f"{var} = {self.literal_ctor(plans[0].layer, node.name)}")

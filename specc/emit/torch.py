@@ -237,7 +237,9 @@ class TorchEmitter:
         for index in self.model.inputs:
             node = self.model.nodes[index]
             rank = len(self.checked.infos[index].shape)
-            var = "x" if len(self.model.inputs) == 1 else self._variable(scope, node.name)
+            # a lone input is `x`, unless a later layer reads it by name: `x` is overwritten
+            alone = len(self.model.inputs) == 1 and index not in self.references
+            var = "x" if alone else self._variable(scope, node.name)
             scope.named[index] = Val(var, layout_of(rank, FIRST), rank)
             cls.inputs.append(var)
 

@@ -454,7 +454,8 @@ class Multiply(LayerKind):
     times an HxWxC feature map: squeeze-and-excitation)."""
 
     name = "multiply"
-    summary = "elementwise product of branches, size-1 axes broadcast (made by branch multiply { })"
+    summary = "elementwise product, size-1 axes broadcast: `multiply gate`, or branch multiply { }"
+    merge = True
 
     def output_shape(self, p: Any, inputs: list[Shape]) -> Shape:
         out = list(inputs[0])
