@@ -19,8 +19,8 @@ from specc.emit.keras import KerasEmitter
 from specc.emit.layout import fit
 from specc.emit.torch import TorchClass, TorchEmitter
 from specc.emit.torch_parts import PREFIXES
-from specc.passes import limit_diagnostics
 from specc.plans import BACKENDS
+from specc.warning_passes import limit_diagnostics
 
 __all__ = ["BACKENDS", "EmitError", "backend_diagnostics", "emit_source"]
 

@@ -6,6 +6,7 @@ from specc.layers import (  # noqa: F401  (registration side effects)
     conv_extra,
     core,
     embedding,
+    merges,  # after core: `specc layers` lists the merges after the core kinds
     norm,
     norm_extra,
     pooling,
