@@ -149,3 +149,51 @@ def test_grouped_convolutions_are_convs_with_groups(tmp_path):
     imported = _same_outputs(path, tmp_path, x)
     assert "conv 4 3x3 use_bias=false groups=2" in imported.text
     assert imported.checked.totals()["params"] == 4 * 2 * 9
+
+
+# token sequences from `specc export`: an attention's output is laid out by where its output
+# projection puts the channels, also when there are as many tokens as channels (then the
+# shapes the file records cannot tell the two axes apart)
+SEQUENCES = {
+    "position_embedding": "embedding 10 4\nposition_embedding\ndense 4",
+    "attention": "embedding 10 4\nposition_embedding\nresidual { layernorm; attention 2 causal }",
+    "two_attentions": (
+        "embedding 10 4\nposition_embedding\nrepeat 2 {\n"
+        "  residual { layernorm; attention 2 causal }\n  residual { dense 8 gelu; dense 4 }\n}"
+    ),
+}
+
+
+@pytest.mark.parametrize("length", [4, 6])
+@pytest.mark.parametrize("body", list(SEQUENCES), ids=list(SEQUENCES))
+def test_exported_token_sequences_import_as_the_same_layers(body, length, tmp_path):
+    import onnxruntime
+    import torch
+
+    from specc.bridge.export import export_onnx
+    from specc.compiler import check_text
+    from specc.report import to_document
+    from tests.bridge_compare import ONNX_CONSTANTS, ONNX_INVISIBLE, differences, same_graph
+
+    text = f"model seq\ninput {length} dtype=int\n{SEQUENCES[body]}\ndense 10 softmax\n"
+    checked = check_text(text, name="seq.spec")
+    assert checked.ok, [d.message for d in checked.diagnostics]
+    path = tmp_path / "seq.onnx"
+    export_onnx(checked, str(path))
+
+    imported = import_model(path)
+    original, back = to_document(checked), to_document(imported.checked)
+    assert same_graph(original, back, ONNX_INVISIBLE, ONNX_CONSTANTS), differences(
+        original, back, ONNX_INVISIBLE
+    )
+    state = tmp_path / "w.pt"
+    write_weights(imported, str(state))
+    model = load_emitted(imported.checked, "torch", tmp_path).build_model().eval()
+    model.load_state_dict(torch.load(state, weights_only=True))
+    x = RNG.integers(0, 10, size=(2, length)).astype("int64")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected)) <= 1e-4

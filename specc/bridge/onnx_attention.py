@@ -16,7 +16,9 @@ PyTorch name scope, and its ops are the nodes with that prefix or scope.  From t
   the heads from the query's width over it;
 - ``causal`` from an additive mask (−inf above the diagonal) or a ``Where`` on a triangular
   mask; any other mask is not a spec's attention;
-- the output's layout from the model's shape information (``value_info``).
+- the output's layout from the model's shape information (``value_info``), the channels
+  told from the tokens, when there are as many of each, by following them from the output
+  projection (last in its result) through the transposes after it.
 
 The weights are PyTorch's: ``in_proj_weight``/``in_proj_bias`` and ``out_proj.*`` when the
 projections are packed, else ``query.*``, ``key.*``, ``value.*``, ``output.*`` (the emitted
@@ -318,19 +320,55 @@ def read_attention(r: OnnxReader, region: Region) -> None:
     ]
     if len(ends) != 1:
         raise Unexpressible("attention", f"a module with {len(ends)} outputs")
-    r.values[ends[0]] = Data(index, shape, _layout(r, ends[0], length, channels))
+    at = _channels_axis(module, output, ends[0], channels)
+    r.values[ends[0]] = Data(index, shape, _layout(r, ends[0], length, channels, at))
 
 
-def _layout(r: OnnxReader, name: str, length: int, channels: int) -> tuple:
-    """The physical layout of the module's output, from the model's shape information:
-    (N, L, C) unless it says (N, C, L) or (L, N, C)."""
+def _channels_axis(module: _Module, projection, end: str, channels: int) -> int | None:
+    """Where the channels are in the module's output ``end`` (an index from the end), followed
+    from the output projection, whose result has them last, through the transposes, reshapes
+    and bias after it; None when that path does not tell."""
+    chain = []
+    name = end
+    while name != projection.output[0]:
+        node = module.maker.get(name)
+        if node is None or node.op_type not in (*PASS_THROUGH, "Add"):
+            return None
+        chain.append(node)
+        data = module.data_inputs(node) if node.op_type == "Add" else node.input[:1]
+        if len(data) != 1:
+            return None
+        name = data[0]
+    axis = -1
+    for node in reversed(chain):
+        if node.op_type == "Transpose":
+            perm = [a.ints for a in node.attribute if a.name == "perm"]
+            if not perm:
+                return None
+            perm = list(perm[0])
+            axis = perm.index(axis % len(perm)) - len(perm)
+        elif node.op_type in ("Reshape", "Squeeze", "Unsqueeze"):
+            # a reshape keeps the channels last when it keeps the last axis's size
+            dims = module.r.shapes.get(node.output[0])
+            if axis != -1 or not dims or dims[-1] != channels:
+                return None
+    return axis
+
+
+def _layout(r: OnnxReader, name: str, length: int, channels: int, at: int | None) -> tuple:
+    """The physical layout of the module's output, from the model's shape information and
+    ``at``, where the channels are (see :func:`_channels_axis`), which tells them from the
+    tokens when there are as many tokens as channels: (N, L, C) unless they say (N, C, L) or
+    (L, N, C)."""
     dims = r.shapes.get(name)
-    if dims is None or len(dims) != 3 or length == channels:
+    if dims is None or len(dims) != 3 or (length == channels and at is None):
         return ("N", 0, 1)
     out: list = []
-    for d in dims:
+    for k, d in enumerate(dims):
         if not isinstance(d, int) or d <= 0:
             out.append("N")
+        elif length == channels:
+            out.append(1 if k == at % 3 else 0)
         elif d == length:
             out.append(0)
         elif d == channels:
