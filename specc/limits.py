@@ -60,8 +60,8 @@ E_TOO_MANY_ARGUMENTS = "E0114"
 MAX_NESTING_DEPTH = 64
 E_NESTING_TOO_DEEP = "E0107"
 
-# Operators in one parenthesised expression (`(f * 4 + 1)` has two): E0108.  A chain
-# `a + a + ... + a` is a tree as deep as it is long.
+# Operators in one parenthesised expression (`(f * 4 + 1)` has two; `and`, `or` and `not`
+# count too): E0108.  A chain `a + a + ... + a` is a tree as deep as it is long.
 MAX_EXPRESSION_OPERATORS = 64
 E_EXPRESSION_TOO_LONG = "E0108"
 

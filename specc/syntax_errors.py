@@ -77,8 +77,11 @@ STRING = r'".*?(?<!\\)(?:\\\\)*?"|"[^\n]*'
 
 
 # What the bracket scan looks at: comments and strings (skipped whole), brackets, line ends,
-# and operator characters (counted inside expressions).
-_BRACKET_EVENTS = re.compile(rf"#[^\n]*|{STRING}|[{{}}()\n+\-*/<>!]")
+# and operators, characters and the words `and`, `or`, `not` (counted inside expressions).
+_LOGIC_WORDS = ("and", "or", "not")
+_BRACKET_EVENTS = re.compile(
+    rf"#[^\n]*|{STRING}|[{{}}()\n+\-*/<>!]|(?<![A-Za-z0-9_.])(?:and|or|not)(?![A-Za-z0-9_.])"
+)
 
 
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
@@ -98,7 +101,9 @@ def bracket_diagnostics(source: SourceFile) -> list[Diagnostic]:
     operators = 0
     for match in _BRACKET_EVENTS.finditer(text):
         ch = match.group()
-        if len(ch) != 1 or ch in '#"':
+        if ch in _LOGIC_WORDS:
+            ch = "!"  # an operator like the others
+        elif len(ch) != 1 or ch in '#"':
             continue  # a comment or a string
         i = match.start()
         if ch in _OPENERS:

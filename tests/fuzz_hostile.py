@@ -204,6 +204,26 @@ def long_expression(rng: random.Random, scale: int) -> str:
     return f"block b(f) {{\n  {where.format(e=expr)}\n}}\ninput 8x8x3\nb(3)\nflatten\ndense 4\n"
 
 
+def long_logic(rng: random.Random, scale: int) -> str:
+    """Conditions and computed sizes past the operator limit: `not not ... x`, long `and` and
+    `or` chains, sizes with many computed axes."""
+    count = pick_size(rng, scale // 4, (63, 64, 65, 1000))
+    if rng.random() < 0.4:
+        expr = "not " * count + rng.choice(["g", "(f > 1)", "true"])
+    else:
+        terms = [
+            rng.choice(["g", "(f > 1)", "not g", "f == 2", "(g or f < 0)"]) for _ in range(count)
+        ]
+        expr = terms[0] + "".join(f" {rng.choice(['and', 'or'])} {t}" for t in terms[1:])
+    axes = "x".join(
+        rng.choice(["1", "(f)", "(f * 2)", "(f // 3)", "(g)"]) for _ in range(count % 12 + 2)
+    )
+    body = rng.choice(
+        [f"if ({expr}) {{ relu }}", f"reshape {axes}", f"if ({expr}) {{ reshape {axes} }}"]
+    )
+    return f"block b(f, g=true) {{\n  {body}\n}}\ninput 8x8x3\nb(3)\nflatten\ndense 4\n"
+
+
 def many_axes(rng: random.Random, scale: int) -> str:
     axes = pick_size(rng, scale // 2, (7, 8, 9, 100))
     size = "x".join(rng.choice(["1", "2", "3", "0", "64"]) for _ in range(axes))
@@ -284,6 +304,7 @@ GENERATORS = [
     odd_unicode,
     raw_surrogates,
     long_expression,
+    long_logic,
     many_axes,
     long_line,
     blank_noise,

@@ -188,3 +188,19 @@ def test_every_command_runs_at_the_nesting_and_expression_limits(tmp_path):
         status, _, err = run_check(argv)
         assert status in (0, 1), (argv, err[-3000:])
         assert_clean(err)
+
+
+def test_logic_words_count_toward_the_expression_limit(tmp_path):
+    """`not not ... g` and long `and`/`or` chains are operator chains like `+`: at the limit
+    every command runs; past it, E0108 (a 5,000-deep `not` once exhausted the recursion)."""
+    at_limit = "not " * limits.MAX_EXPRESSION_OPERATORS + "g"
+    past = " and ".join(["g"] * (limits.MAX_EXPRESSION_OPERATORS + 2))
+    for condition, expected in ((at_limit, 0), (past, 1), ("not " * 5000 + "g", 1)):
+        text = f"block b(g=true) {{\n  if ({condition}) {{ relu }}\n}}\ninput 8\nb()\n"
+        path = write(tmp_path, text)
+        for argv in (["check", path], ["fmt", "--check", path], ["emit", path, "-b", "torch"]):
+            status, _, err = run_check(argv)
+            assert_clean(err)
+            if argv[0] == "check":
+                assert status == expected, (condition[:30], err[-2000:])
+                assert ("error[E0108]" in err) == (expected == 1)
