@@ -155,12 +155,20 @@ def load_emitted(checked: CheckedModel, backend: str, folder: Path) -> ModuleTyp
     return module
 
 
-def _kind_of(path: str) -> str:
+def framework_of(path: str) -> str | None:
+    """``"keras"`` for ``.weights.h5``/``.keras``, ``"torch"`` for ``.pt``/``.pth``, else None."""
     lower = path.lower()
     if lower.endswith(KERAS_SUFFIXES):
         return "keras"
     if lower.endswith(TORCH_SUFFIXES):
         return "torch"
+    return None
+
+
+def _kind_of(path: str) -> str:
+    kind = framework_of(path)
+    if kind is not None:
+        return kind
     raise PortError(
         f"cannot tell the framework of {path!r}: use .weights.h5 or .keras for Keras, "
         ".pt or .pth for a PyTorch state_dict"

@@ -406,22 +406,23 @@ class _AstBuilder(Transformer):
             help="no size, count or rate needs that many digits; write the number you mean",
         )
 
+    def _text(self, span: Span, token: Token) -> str:
+        """The source text of ``span``, which lies on ``token``'s line (an expression or a size
+        is on one line): sliced from that line, found through the token's offset."""
+        line_start = token.start_pos - token.column + 1
+        return self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
+
     def _binary(self, children: list) -> Value:
         left, op, right = children
         span = self._span(left, right)
-        # an expression is on one line: its text is sliced from the operator's line
-        line_start = op.start_pos - op.column + 1
-        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
-        return Value("expr", (str(op), left, right), text, span)
+        return Value("expr", (str(op), left, right), self._text(span, op), span)
 
     sum = product = cmp = or_op = and_op = _binary
 
     def not_op(self, children: list) -> Value:
         op, operand = children
         span = self._span(op, operand)
-        line_start = op.start_pos - op.column + 1
-        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
-        return Value("expr", ("not", operand, None), text, span)
+        return Value("expr", ("not", operand, None), self._text(span, op), span)
 
     def shape(self, children: list) -> Value:
         """``1x1x(c)``: the axes as Values (``x`` tokens dropped), its text as written."""
@@ -431,8 +432,7 @@ class _AstBuilder(Transformer):
             if not (isinstance(c, Token) and c.type == "AXIS_X")
         )
         span = self._span(children[0], children[-1])
-        line_start = children[1].start_pos - children[1].column + 1
-        text = self.source.text[line_start + span.column - 1 : line_start + span.end_column - 1]
+        text = self._text(span, children[1])  # children[1] is an `x`: a token
         axes = sum(len(p.value) if p.kind == "dims" else 1 for p in parts)
         if axes > limits.MAX_AXES:
             self._problem(

@@ -17,7 +17,7 @@ from specc.bridge.files import write_atomically
 from specc.bridge.graph import Weights
 from specc.compiler import CheckedModel
 from specc.emit.planning import plan_model
-from specc.port_weights import KERAS_SUFFIXES, TORCH_SUFFIXES, _tensor_key, load_emitted
+from specc.port_weights import _tensor_key, framework_of, load_emitted
 
 
 class WeightsError(Exception):
@@ -26,11 +26,9 @@ class WeightsError(Exception):
 
 def output_kind(path: str) -> str:
     """``"keras"`` for ``.weights.h5``/``.keras``, ``"torch"`` for ``.pt``/``.pth``."""
-    lower = path.lower()
-    if lower.endswith(KERAS_SUFFIXES):
-        return "keras"
-    if lower.endswith(TORCH_SUFFIXES):
-        return "torch"
+    kind = framework_of(path)
+    if kind is not None:
+        return kind
     raise WeightsError(
         f"cannot tell the format of {path!r}: use .weights.h5 for Keras or .pt for PyTorch"
     )

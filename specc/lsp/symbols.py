@@ -82,6 +82,7 @@ class SymbolIndex:
             if isinstance(node, BlockDef) and node.name not in self.blocks:
                 self.blocks[node.name] = node
         self._uses: list[tuple[str, Span, Span, NamingScope]] = []
+        self._lines: list[str] | None = None  # the text's lines, split on first need
         top = NamingScope(None, tuple(n for n in self.program if not isinstance(n, BlockDef)))
         self._scope = top
         for node in self.program:
@@ -240,7 +241,9 @@ class SymbolIndex:
         width = span.end_column - span.column
         if width == len(value.value) or span.line != span.end_line or not self.text:
             return span
-        line = self.text.split("\n", span.line)[span.line - 1]
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        line = self._lines[span.line - 1]
         at = line.find(value.value, span.column - 1, span.end_column - 1)
         return span if at < 0 else span.replace(column=at + 1, end_column=at + 1 + len(value.value))
 
