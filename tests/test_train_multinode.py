@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +39,39 @@ def folder(tmp_path: Path, name: str, backend: str) -> Path:
     return out
 
 
-def start(out: Path, *flags, extra_env=None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(out / "train.py"), *FLAGS, *map(str, flags)],
-        env={**env(), **(extra_env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
+class Run:
+    """One started ``train.py``: its process and the file its output goes to (a file, not a
+    pipe, so that a process nobody is reading yet never blocks on a full pipe)."""
+
+    def __init__(self, out: Path, *flags, extra_env=None):
+        self.log = out.parent / f"{out.name}.log"
+        with open(self.log, "w") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, str(out / "train.py"), *FLAGS, *map(str, flags)],
+                env={**env(), **(extra_env or {})}, stdout=handle, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
 
-def finish(process: subprocess.Popen) -> None:
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output[-3000:]
+def finish(*runs: Run, timeout: float = 300) -> None:
+    """Wait for every run, under one deadline; on a failure or a hang, stop them all and show
+    what each one printed (a hung peer's output is what tells why)."""
+    deadline = time.monotonic() + timeout
+    try:
+        for run in runs:
+            run.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        for run in runs:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
+    report = "\n".join(f"--- {run.log.name} (exit {run.process.returncode}):\n"
+                       f"{run.output()[-3000:]}" for run in runs)  # fmt: skip
+    assert all(run.process.returncode == 0 for run in runs), report
 
 
 def history(out: Path) -> list[dict]:
@@ -67,16 +90,14 @@ def same_history(a: Path, b: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("several_processes")
 def test_two_torch_nodes_train_as_one_process(tmp_path):
     torch = pytest.importorskip("torch")
-    endpoint = f"127.0.0.1:{free_port()}"
     nodes = [folder(tmp_path, f"node{rank}", "torch") for rank in (0, 1)]
     single = folder(tmp_path, "single", "torch")
-    running = [start(nodes[rank], "--nnodes", 2, "--node-rank", rank, "--rdzv-endpoint",
-                     endpoint) for rank in (0, 1)]  # fmt: skip
-    finish(start(single))
-    for process in running:
-        finish(process)
+    endpoint = f"127.0.0.1:{free_port()}"  # taken late: the less time for another to take it
+    finish(Run(single), *(Run(nodes[rank], "--nnodes", 2, "--node-rank", rank, "--rdzv-endpoint",
+                              endpoint) for rank in (0, 1)))  # fmt: skip
     same_history(nodes[0], single)
     assert json.loads((nodes[0] / "run.json").read_text())["world_size"] == 2
     assert not (nodes[1] / "model.pt").exists(), "only the first process writes"
@@ -88,23 +109,22 @@ def test_two_torch_nodes_train_as_one_process(tmp_path):
 
 def test_several_nodes_need_a_meeting_point(tmp_path):
     out = folder(tmp_path, "node", "torch")
-    process = start(out, "--nnodes", 2)
-    output, _ = process.communicate(timeout=120)
-    assert process.returncode == 2 and "--nnodes needs --rdzv-endpoint HOST:PORT" in output
+    run = Run(out, "--nnodes", 2)
+    assert run.process.wait(timeout=120) == 2
+    assert "--nnodes needs --rdzv-endpoint HOST:PORT" in run.output()
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("several_processes")
 def test_two_keras_workers_train_as_one_process(tmp_path):
     keras = pytest.importorskip("keras")
-    ports = [free_port(), free_port()]
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = [folder(tmp_path, f"worker{i}", "keras") for i in (0, 1)]
     single = folder(tmp_path, "single", "keras")
+    ports = [free_port(), free_port()]
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     configs = [{"cluster": cluster, "task": {"type": "worker", "index": i}} for i in (0, 1)]
-    running = [start(workers[i], extra_env={"TF_CONFIG": json.dumps(configs[i])}) for i in (0, 1)]
-    finish(start(single))
-    for process in running:
-        finish(process)
+    finish(Run(single), *(Run(workers[i], extra_env={"TF_CONFIG": json.dumps(configs[i])})
+                          for i in (0, 1)))  # fmt: skip
     same_history(workers[0], single)
     assert "worker 0 of 2" in json.loads((workers[0] / "run.json").read_text())["device"]
     weights = [keras.saving.load_model(out / "model.keras", compile=False).get_weights()
