@@ -257,6 +257,28 @@ def test_a_signal_while_training_is_a_request_carried_out_at_a_safe_point():
     assert signal.getsignal(signal.SIGINT) is previous
 
 
+@pytest.mark.parametrize("world", ["1", "2"])
+def test_a_torchrun_worker_ends_with_its_status_and_no_teardown(world):
+    """A process of a distributed PyTorch run skips the interpreter's teardown (where gloo's
+    threads can abort it) but keeps its exit status and its printed output; a lone process
+    ends as any other."""
+    script = (
+        "import atexit, sys\n"
+        "from specc.harness import lifecycle\n"
+        "atexit.register(lambda: print('teardown ran'))\n"
+        "print('trained', end='')\n"
+        "lifecycle.end_torchrun_worker(3)\n"
+        "sys.exit(4)\n"
+    )
+    worker = {**env(), "RANK": "1", "WORLD_SIZE": world}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=worker, timeout=60)  # fmt: skip
+    if world == "2":
+        assert (result.returncode, result.stdout) == (3, "trained")
+    else:
+        assert (result.returncode, result.stdout) == (4, "trainedteardown ran\n")
+
+
 def test_the_run_folder_holds_byte_for_byte_copies_of_the_harness(tmp_path):
     checked = check_file(str(DIGITS))
     stale = tmp_path / "specc_harness" / "old_module.py"

@@ -6,7 +6,8 @@
   finished epoch and exits with 128 + the signal's number.  A second signal stops it at once
   (every file is written atomically, so the checkpoint on disk stays whole).
 - The processes torchrun starts for a run die with the launcher (``PR_SET_PDEATHSIG`` on
-  Linux), even when it is killed with SIGKILL: a run is one process tree.
+  Linux), even when it is killed with SIGKILL: a run is one process tree.  They end without
+  the interpreter's teardown, once their part is done (:func:`end_torchrun_worker`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,24 @@ def die_with_launcher() -> None:
         return
     if os.getppid() != int(launcher):  # torchrun's agent is the launcher, our parent
         os._exit(1)
+
+
+def end_torchrun_worker(status: int) -> None:
+    """End a process torchrun started for a run with ``status``, at once; elsewhere return.
+
+    By now its part is done: the first process has written the run folder and every process
+    has met the others at the last barrier.  What is left is the interpreter's teardown, in
+    which PyTorch's process-group threads now and then abort the process ("terminate called
+    without an active exception", SIGABRT, seen with gloo): torchrun then reports the machine
+    as failed and the others wait out their 300 s exit barrier.  Nothing is lost by skipping
+    that teardown: the run's files are closed, its tracking ended.
+    """
+    if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def launched_by() -> dict[str, str]:

@@ -69,9 +69,15 @@ def take_lock(out: str) -> lock.RunLock | None:
 
 
 def main(argv: list[str] | None = None, folder: str | os.PathLike = ".", entry: str = "") -> int:
-    """Train the run folder ``folder`` with the flags ``argv``; returns the exit status."""
-    folder = Path(folder).resolve()
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Train the run folder ``folder`` with the flags ``argv``; returns the exit status (a
+    process of a distributed PyTorch run ends here instead: see
+    :func:`lifecycle.end_torchrun_worker`)."""
+    status = _main(Path(folder).resolve(), sys.argv[1:] if argv is None else list(argv), entry)
+    lifecycle.end_torchrun_worker(status)
+    return status
+
+
+def _main(folder: Path, argv: list[str], entry: str) -> int:
     stop = lifecycle.StopSignals().install()
     stop.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun the first process reports
     try:
