@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from specc import limits
 from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.expansion import (
     TOP_LEVEL_ONLY,
@@ -42,10 +43,6 @@ from specc.exprs import resolve, sites_of
 from specc.source import Span
 from specc.syntax import BlockDef, Call, Statement
 
-# How deep block calls may nest (a guard against mutual recursion, reported as recursion).
-MAX_BLOCK_DEPTH = 32
-# How deep bodies may nest, counting { } bodies and block calls together.
-MAX_DEPTH = 96
 # how `branch` merges its paths: the merge layer kind of each mode
 BRANCH_MODES = ("concat", "add", "multiply")
 
@@ -157,12 +154,12 @@ def expand_program(program: tuple, report: Callable[[Diagnostic], None]) -> Prog
 
 def body(ctx: Expansion, nodes: tuple, env: Env, decisions: list) -> tuple:
     """Expand the statements of a ``{ }`` body (or a block's body) in order."""
-    if env.depth > MAX_DEPTH:
+    if env.depth > limits.MAX_DEPTH:
         first = nodes[0].span if nodes else None
         ctx.report(
             error(
-                "E0507",
-                f"the spec nests more than {MAX_DEPTH} bodies and block calls deep",
+                limits.E_EXPANSION_TOO_DEEP,
+                f"the spec nests more than {limits.MAX_DEPTH} bodies and block calls deep",
                 first,
                 "nested too deeply",
                 related=sites_of(env.trace),
@@ -468,7 +465,7 @@ def instantiate(ctx: Expansion, name: str, args, name_span: Span, node, env: Env
     if block is None:
         unknown_name(ctx, name, name_span, is_call=True)
         return None
-    if name in env.active or len(env.trace) >= MAX_BLOCK_DEPTH:
+    if name in env.active or len(env.trace) >= limits.MAX_BLOCK_DEPTH:
         ctx.report(
             error(
                 "E0504",

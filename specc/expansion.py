@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from specc import limits
 from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.exprs import Bound, resolve
 from specc.ir import RawArg
@@ -22,10 +23,6 @@ from specc.layers import ACTIVATIONS, all_names, canonical, lookup
 from specc.source import Span
 from specc.syntax import Arg, BlockDef, Clause, Statement, Value
 
-# Expansion steps (statements expanded, iterations, calls) before giving up.
-MAX_STEPS = 1_000_000
-# Layers in a model.
-MAX_NODES = 200_000
 # statements with { } bodies that structure a model, and those only its top level may hold
 STRUCTURAL = ("repeat", "residual", "branch", "if", "sequential")
 TOP_LEVEL_ONLY = ("model", "input", "train", "output")
@@ -150,13 +147,14 @@ class Expansion:
     unknown: set = field(default_factory=set)  # (name, span) already reported as unknown
 
     def spend(self, span: Span) -> None:
-        """Count one step of work; past :data:`MAX_STEPS`, report it and stop expanding."""
+        """Count one step of work; past :data:`specc.limits.MAX_STEPS`, report it and stop
+        expanding."""
         self.steps += 1
-        if self.steps > MAX_STEPS:
+        if self.steps > limits.MAX_STEPS:
             self.report(
                 error(
-                    "E0509",
-                    f"the spec expands to more than {MAX_STEPS:,} steps",
+                    limits.E_TOO_MANY_STEPS,
+                    f"the spec expands to more than {limits.MAX_STEPS:,} steps",
                     span,
                     "expanding this went past the limit",
                     help="check the `repeat` counts and the blocks this line uses; every "
@@ -166,14 +164,14 @@ class Expansion:
             raise OutOfBudget
 
     def count_layer(self, stmt: Statement, env: Env) -> None:
-        """Count one layer; past :data:`MAX_NODES`, report it at the top-level statement that
-        led here and stop expanding."""
+        """Count one layer; past :data:`specc.limits.MAX_NODES`, report it at the top-level
+        statement that led here and stop expanding."""
         self.layers += 1
-        if self.layers > MAX_NODES:
+        if self.layers > limits.MAX_NODES:
             self.report(
                 error(
-                    "E0505",
-                    f"model has more than {MAX_NODES:,} layers",
+                    limits.E_TOO_MANY_LAYERS,
+                    f"model has more than {limits.MAX_NODES:,} layers",
                     env.trace[-1] if env.trace else stmt.span,
                     "this expands to too many layers",
                     help="check the `repeat` counts and the blocks this line uses",

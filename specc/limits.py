@@ -6,8 +6,8 @@ them: the largest spec under ``specs/`` is a few kilobytes, nests three levels d
 numbers of at most seven digits.  Each error names its limit, and the README lists them all
 ("Limits").
 
-The syntax-level limits live here with their codes (E01xx); the expansion limits of blocks and
-``repeat`` belong to lowering and may be added here next to them.
+The syntax-level limits (E01xx) and the expansion limits of blocks and ``repeat`` (E05xx)
+live here with their codes.
 """
 
 from __future__ import annotations
@@ -64,6 +64,25 @@ E_NESTING_TOO_DEEP = "E0107"
 # count too): E0108.  A chain `a + a + ... + a` is a tree as deep as it is long.
 MAX_EXPRESSION_OPERATORS = 64
 E_EXPRESSION_TOO_LONG = "E0108"
+
+# -- expansion (expand.py, expansion.py) ------------------------------------------------------
+
+# How deep block calls may nest: a guard against mutual recursion, reported as recursion
+# (E0504, the error of a block that uses itself).
+MAX_BLOCK_DEPTH = 32
+
+# How deep bodies may nest, counting { } bodies and block calls together: E0507.
+MAX_DEPTH = 96
+E_EXPANSION_TOO_DEEP = "E0507"
+
+# Expansion steps (statements expanded, iterations, calls), even ones that add no layers, before
+# giving up: E0509.  `repeat 1000000000000 { }` stops here instead of running for hours.
+MAX_STEPS = 1_000_000
+E_TOO_MANY_STEPS = "E0509"
+
+# Layers in a model: E0505.
+MAX_NODES = 200_000
+E_TOO_MANY_LAYERS = "E0505"
 
 # -- reporting --------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specc import expansion
+from specc import limits
 from specc.cli import main
 from specc.compiler import CheckedModel, check_text
 from specc.diagnostics import render, render_all, to_json
@@ -159,7 +159,7 @@ def test_every_spec_is_valid(spec):
 
 
 def test_layer_bomb_is_an_error(monkeypatch):
-    monkeypatch.setattr(expansion, "MAX_NODES", 500)
+    monkeypatch.setattr(limits, "MAX_NODES", 500)
     nested = "block a(f) { dense f; dense f }\n" + "".join(
         f"block b{i}(f) {{ {'a' if i == 0 else f'b{i - 1}'}(f); "
         f"{'a' if i == 0 else f'b{i - 1}'}(f) }}\n"
