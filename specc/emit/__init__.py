@@ -17,7 +17,8 @@ from specc.diagnostics import Diagnostic
 from specc.emit.environment import EmitError, environment
 from specc.emit.keras import KerasEmitter
 from specc.emit.layout import fit
-from specc.emit.torch import TorchClass, TorchEmitter
+from specc.emit.torch import TorchEmitter
+from specc.emit.torch_class import TorchClass
 from specc.emit.torch_parts import PREFIXES
 from specc.plans import BACKENDS
 from specc.warning_passes import limit_diagnostics
