@@ -8,8 +8,11 @@ A block call is an instance of the block's class, its arguments unified across t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from specc.emit.structure import Instance, count_hint, identifier, repeat_items, same
-from specc.emit.torch_class import ClassScope, loop_var
+from specc.emit.torch_class import ClassScope, TorchClass, loop_var
+from specc.emit.torch_context import TorchContext
 from specc.emit.torch_parts import FIRST, Val, activation_module, convert, identity, layout_of
 from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
@@ -17,25 +20,31 @@ from specc.syntax import Statement
 
 
 class TorchSubmoduleWriter:
-    """Writes child scopes as submodules; part of :class:`specc.emit.torch.TorchEmitter`,
-    whose classes (``class_for``), plans, constructors (``ctor``) and named values
-    (``remember``) it uses."""
+    """Writes child scopes as submodules, for :class:`specc.emit.torch.TorchEmitter`.
+
+    ``context`` gives the plans, constructors and named values; ``class_for`` is the class of
+    a block or iteration, written (by the emitter) the first time it is asked for.
+    """
+
+    def __init__(self, context: TorchContext, class_for: Callable[[Instance], TorchClass]):
+        self.context = context
+        self.class_for = class_for
 
     def child(self, scopes: list[int], stmt, scope: ClassScope, val: Val, target: str) -> Val:
         """A block call, ``repeat`` or ``sequential`` group: one submodule."""
-        first = self.insts[scopes[0]]
+        first = self.context.insts[scopes[0]]
         attr = identifier(first.scope.local)
         text = self.module_of(scopes, stmt, scope, attr)
         scope.cls.init.append(f"self.{attr} = {text}")
         x = convert(val.var, val.rank, val.layout, FIRST)
         scope.cls.forward.append(f"{target} = self.{attr}({x})")
         last = first.last
-        rank = len(self.checked.infos[last].shape) if last is not None else val.rank
-        return self.remember(scope, last, Val(target, layout_of(rank, FIRST), rank))
+        rank = len(self.context.checked.infos[last].shape) if last is not None else val.rank
+        return self.context.remember(scope, last, Val(target, layout_of(rank, FIRST), rank))
 
     def module_of(self, scopes: list[int], stmt, scope: ClassScope, name: str) -> str:
         """The constructor text of a child scope, written once for every row."""
-        kind = self.insts[scopes[0]].scope.kind
+        kind = self.context.insts[scopes[0]].scope.kind
         if kind in ("block", "iteration"):
             return self.instantiate(scopes, stmt, scope, name)
         if kind == "sequential":
@@ -44,10 +53,10 @@ class TorchSubmoduleWriter:
 
     def instantiate(self, scopes: list[int], stmt, scope: ClassScope, name: str) -> str:
         """``Block(args)``: the child's class, its parameters unified in this class."""
-        child = self.class_for(self.insts[scopes[0]])
+        child = self.class_for(self.context.insts[scopes[0]])
         rows = [child.row[s] for s in scopes]
         args, keyword = [], False
-        hints = self._call_hints(self.insts[scopes[0]], stmt)
+        hints = self._call_hints(self.context.insts[scopes[0]], stmt)
         for pname, default in child.params:
             values = [child.values[pname][r] for r in rows]
             if default is not None and all(same(v, _default(default)) for v in values):
@@ -81,8 +90,8 @@ class TorchSubmoduleWriter:
 
     def sequential(self, scopes: list[int], scope: ClassScope, name: str) -> str:
         """``nn.Sequential(...)`` of a group's items (a repeat inside is spliced in)."""
-        self.uses.add("nn")
-        inst = self.insts[scopes[0]]
+        self.context.uses.add("nn")
+        inst = self.context.insts[scopes[0]]
         items: list[str] = []
         for stmt in inst.scope.definition:
             items += self.group_items(stmt, scopes, scope, name)
@@ -92,7 +101,7 @@ class TorchSubmoduleWriter:
         """The nn.Sequential items a group statement makes."""
         if isinstance(stmt, Statement) and stmt.name in ("if", "repeat", "sequential"):
             stmt = name_clause_as_arg(stmt)
-        insts = [self.insts[s] for s in scopes]
+        insts = [self.context.insts[s] for s in scopes]
         found = [
             repeat_items(inst, stmt)
             if isinstance(stmt, Statement) and stmt.name == "repeat"
@@ -120,7 +129,7 @@ class TorchSubmoduleWriter:
     def group_if(self, stmt: Statement, scopes: list[int], scope: ClassScope, name: str) -> list:
         """``if`` inside a group: ``*([items] if COND else [others])`` (or the items of the
         side every row takes)."""
-        insts = [self.insts[s] for s in scopes]
+        insts = [self.context.insts[s] for s in scopes]
         taken = [dict(inst.scope.decisions).get(stmt.span) for inst in insts]
         then = next(c for c in stmt.clauses if c.name is None)
         other = next((c for c in stmt.clauses if c.name == "else"), None)
@@ -146,27 +155,29 @@ class TorchSubmoduleWriter:
     def item_texts(self, items: list, scope: ClassScope, name: str) -> list[str]:
         """A Sequential item (and its activation, for a layer with a fused one)."""
         if items[0][0] == "scope":
-            inst = self.insts[items[0][1]]
+            inst = self.context.insts[items[0][1]]
             return [self.module_of([i for _, i in items], _statement_at(inst), scope, name)]
         nodes = [i for _, i in items]
-        plans = self.plans_of(nodes)
+        plans = self.context.plans_of(nodes)
         plan = plans[0]
-        node = self.model.nodes[nodes[0]]
-        rank_in = len(self.checked.infos[node.inputs[0]].shape)
-        rank_out = len(self.checked.infos[node.index].shape)
+        node = self.context.model.nodes[nodes[0]]
+        rank_in = len(self.context.checked.infos[node.inputs[0]].shape)
+        rank_out = len(self.context.checked.infos[node.index].shape)
         if identity(plan):
-            self.uses.add("nn")
+            self.context.uses.add("nn")
             return ["nn.Identity()"]
-        act = self.layer_activation(plans, nodes)
+        act = self.context.layer_activation(plans, nodes)
         if plan.module is None and plan.apply == "{x}" and act is not None:
-            self.uses.add("nn")
+            self.context.uses.add("nn")
             return [activation_module(act)]
-        ctor = self.ctor([p.module for p in plans], nodes, scope, name) if plan.module else ""
-        cls_call, _ = self.wrappers.module_form(plan, ctor, node.kind, rank_in, rank_out)
+        ctor = (
+            self.context.ctor([p.module for p in plans], nodes, scope, name) if plan.module else ""
+        )
+        cls_call, _ = self.context.wrappers.module_form(plan, ctor, node.kind, rank_in, rank_out)
         out = [cls_call]
         if act is not None:
             out.append(activation_module(act))
-        self.uses.add("nn")
+        self.context.uses.add("nn")
         return out
 
     def item_text(self, items: list, scope: ClassScope, name: str) -> str:
@@ -177,8 +188,8 @@ class TorchSubmoduleWriter:
     def repeat(self, scopes: list[int], stmt, scope: ClassScope, name: str) -> str:
         """``nn.Sequential(*(ITEM for i in range(COUNT)))``, ITEM written once for every
         iteration of every row."""
-        self.uses.add("nn")
-        repeats = [self.insts[s] for s in scopes]
+        self.context.uses.add("nn")
+        repeats = [self.context.insts[s] for s in scopes]
         iterations = [
             sorted((it for items in r.items.values() for it in items), key=self._first_node)
             for r in repeats
@@ -195,7 +206,7 @@ class TorchSubmoduleWriter:
         kind, index = item
         if kind == "node":
             return index
-        inst = self.insts[index]
+        inst = self.context.insts[index]
         return inst.first if inst.first is not None else -1
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from specc.emit.environment import EmitError
 from specc.emit.torch_class import ClassScope
+from specc.emit.torch_context import TorchContext
+from specc.emit.torch_modules import TorchSubmoduleWriter
 from specc.emit.torch_parts import (
     FIRST,
-    LOGIT_ACTIVATIONS,
     PREFIXES,
     Val,
     activate,
@@ -24,14 +25,19 @@ from specc.emit.torch_parts import (
 )
 from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
-from specc.plans import TorchPlan
 from specc.syntax import Statement
 
 
 class TorchStatementWriter:
-    """Writes statements into a class body; part of :class:`specc.emit.torch.TorchEmitter`,
-    whose plans, constructors (``ctor``), child modules (``child``) and named values
-    (``remember``) it uses."""
+    """Writes statements into a class body, for :class:`specc.emit.torch.TorchEmitter`.
+
+    ``context`` gives the plans, constructors and named values; ``modules`` writes the
+    statements that are submodules (block calls, ``repeat`` and ``sequential`` groups).
+    """
+
+    def __init__(self, context: TorchContext, modules: TorchSubmoduleWriter):
+        self.context = context
+        self.modules = modules
 
     def body(self, stmts: tuple, scope: ClassScope, val: Val, target: str) -> Val:
         """Write a body's statements; each reads ``val`` and writes ``target``."""
@@ -56,34 +62,34 @@ class TorchStatementWriter:
             raise EmitError(f"{stmt.span}: a statement ran in some instances only")
         if items[0][0] == "node":
             return self.layer([i for _, i in items], scope, val, target)
-        return self.child([i for _, i in items], stmt, scope, val, target)
+        return self.modules.child([i for _, i in items], stmt, scope, val, target)
 
     def layer(self, nodes: list[int], scope: ClassScope, val: Val, target: str) -> Val:
         """A layer: its submodule in ``__init__`` and its step in ``forward``."""
-        plans = self.plans_of(nodes)
+        plans = self.context.plans_of(nodes)
         plan = plans[0]
-        node = self.model.nodes[nodes[0]]
-        rank_out = len(self.checked.infos[node.index].shape)
+        node = self.context.model.nodes[nodes[0]]
+        rank_out = len(self.context.checked.infos[node.index].shape)
         if node.kind == "input":
             return scope.named.get(node.index, val)
         if plan.fused_into is not None or identity(plan):
             source = self._inputs_of(node, scope, val)[0]
-            return self.remember(
+            return self.context.remember(
                 scope, node.index, Val(source.var, layout_of(rank_out, source.layout), rank_out)
             )
         attr = node.name.rsplit(".", 1)[-1]
         module = f"self.{attr}"
         if plan.module is not None:
-            ctor = self.ctor([p.module for p in plans], nodes, scope, attr)
+            ctor = self.context.ctor([p.module for p in plans], nodes, scope, attr)
             scope.cls.init.append(f"self.{attr} = {ctor}")
-        act = self.layer_activation(plans, nodes)
+        act = self.context.layer_activation(plans, nodes)
         ins = self._inputs_of(node, scope, val)
         layouts = {v.layout for v in ins}
         have = ins[0].layout if len(layouts) == 1 else FIRST
         want = plan.layout_in if plan.layout_in != "any" else have
         xs = [convert(v.var, v.rank, v.layout, want) for v in ins]
         expr = apply_text(plan, module, xs, ins[0].rank, want if want != "any" else have)
-        self.uses |= set(PREFIXES.findall(plan.apply))
+        self.context.uses |= set(PREFIXES.findall(plan.apply))
         layout = out_layout(plan, rank_out, want if want != "any" else have)
         if plan.unpack:
             scope.cls.forward.append(f"{target}, _ = {expr}")
@@ -92,10 +98,10 @@ class TorchStatementWriter:
             expr = post.format(x=expr)
         if act is not None:
             expr = activate(act, expr, rank_out, layout)
-            self.uses |= set(PREFIXES.findall(expr))
+            self.context.uses |= set(PREFIXES.findall(expr))
         if expr != target:
             scope.cls.forward.append(f"{target} = {expr}")
-        return self.remember(scope, node.index, Val(target, layout, rank_out))
+        return self.context.remember(scope, node.index, Val(target, layout, rank_out))
 
     def _inputs_of(self, node, scope: ClassScope, val: Val) -> list[Val]:
         """Where a node's inputs are: the running value, or the variables of named layers."""
@@ -106,29 +112,10 @@ class TorchStatementWriter:
             elif k == 0:
                 found.append(val)
             else:
-                raise EmitError(f"{node.name}: its input {self.model.nodes[i].name} is gone")
+                raise EmitError(
+                    f"{node.name}: its input {self.context.model.nodes[i].name} is gone"
+                )
         return found
-
-    def layer_activation(self, plans: list[TorchPlan], nodes: list[int]):
-        """The activation the layer applies in its own step, the same in every row (None when
-        ``forward`` applies it last, after ``if logits: return``)."""
-        acts = [p.activation for p in plans]
-        if any(a != acts[0] for a in acts):
-            names = sorted({a.name if a else "none" for a in acts})
-            raise EmitError(
-                f"{self.model.nodes[nodes[0]].name}: the block's instances use different "
-                f"activations ({', '.join(names)}); the PyTorch backend writes one class per block"
-            )
-        act = acts[0]
-        outputs = [o for o in self.model.outputs if o in nodes]
-        if (
-            act is not None
-            and act.name in LOGIT_ACTIVATIONS
-            and outputs
-            and self.model.nodes[outputs[0]].scope == 0
-        ):
-            return None  # forward applies it last, after `if logits: return`
-        return act
 
     def conditional(self, stmt: Statement, scope: ClassScope, val: Val, target: str) -> Val:
         """``if``: when every row decides alike, only that body; else an ``if`` in both
@@ -217,13 +204,13 @@ class TorchStatementWriter:
         items = [inst.item(stmt.name_span) for inst in scope.insts]
         if any(item is None for item in items):
             return outs[0]
-        node = self.model.nodes[items[0][1]]
-        plan = self.plans[node.index]
+        node = self.context.model.nodes[items[0][1]]
+        plan = self.context.plans[node.index]
         layouts = {o.layout for o in outs}
         layout = layouts.pop() if len(layouts) == 1 else FIRST
         inputs = [convert(o.var, o.rank, o.layout, layout) for o in outs]
-        rank = len(self.checked.infos[node.index].shape)
+        rank = len(self.context.checked.infos[node.index].shape)
         expr = apply_text(plan, "", inputs, rank, layout)
-        self.uses |= set(PREFIXES.findall(plan.apply))
+        self.context.uses |= set(PREFIXES.findall(plan.apply))
         scope.cls.forward.append(f"{target} = {expr}")
-        return self.remember(scope, node.index, Val(target, layout_of(rank, layout), rank))
+        return self.context.remember(scope, node.index, Val(target, layout_of(rank, layout), rank))
