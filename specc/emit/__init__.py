@@ -263,7 +263,7 @@ def _keras_source(checked: CheckedModel, header: dict[str, Any]) -> str:
             )
     helpers = [
         env.get_template(f"keras/helpers/{KERAS_HELPERS[name]}.py.j2").render().rstrip("\n")
-        for name in emitter.helpers
+        for name in emitter.context.helpers
     ]
     parts = helpers + parts
     text = "\n".join(parts + layer_lines + body_lines)

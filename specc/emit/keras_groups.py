@@ -8,18 +8,30 @@ named ``prefix.{i}``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from specc.emit.keras_body import LOOP_VARS, FunctionBody
+from specc.emit.keras_context import KerasContext
 from specc.emit.structure import Instance, count_hint, repeat_items
 from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
 from specc.plans import KerasPlan
 from specc.syntax import Statement
 
+if TYPE_CHECKING:  # the statement writer owns this one: its module imports this one
+    from specc.emit.keras_statements import KerasStatementWriter
+
 
 class KerasGroupWriter:
-    """Writes groups and loops in place on one variable; part of
-    :class:`specc.emit.keras.KerasEmitter`, whose layers (``apply``), block calls (``call``)
-    and bodies (``body``) it uses."""
+    """Writes groups and loops in place on one variable, for the statement writer that owns it.
+
+    ``context`` gives the plans and instances; ``statements`` writes the items: layers
+    (``apply``), block calls (``call``) and an iteration's body (``body``).
+    """
+
+    def __init__(self, context: KerasContext, statements: KerasStatementWriter):
+        self.context = context
+        self.statements = statements
 
     def group(self, insts: list[Instance], body: FunctionBody, var: str) -> None:
         """A ``sequential`` group, in place on ``var``: its items in order, numbered."""
@@ -54,7 +66,7 @@ class KerasGroupWriter:
             local = where if where.isdigit() else f"{{{where}}}"
             items = [f[0] for f in found]
             self._one(stmt, items, body.prefixed(insts, body.prefix), var, local)
-            fused = items[0][0] == "node" and _fused(self.plans[items[0][1]])
+            fused = items[0][0] == "node" and _fused(self.context.plans[items[0][1]])
             terms.append("2" if fused else "1")
         return terms
 
@@ -99,13 +111,13 @@ class KerasGroupWriter:
         named ``prefix.local``."""
         name = body.name_of(local)
         if items[0][0] == "node":
-            plans = [self.plans[i] for _, i in items]
-            self.apply(plans, [i for _, i in items], body, [var], var, local, "value")
+            plans = [self.context.plans[i] for _, i in items]
+            self.statements.apply(plans, [i for _, i in items], body, [var], var, local, "value")
             return
-        insts = [self.insts[i] for _, i in items]
+        insts = [self.context.insts[i] for _, i in items]
         kind = insts[0].scope.kind
         if kind == "block":
-            self.call(insts, insts[0].scope.stmt, body, var, var, name)
+            self.statements.call(insts, insts[0].scope.stmt, body, var, var, name)
             return
         prefix = f"{body.prefix}.{local}" if body.prefix else local
         if kind == "sequential":
@@ -135,11 +147,11 @@ class KerasGroupWriter:
         inner = FunctionBody(body.fn, body.unifier.loop(counts, loop), body.insts, "", body.lines)
         inner.live, inner.loop, inner.named = body.live, body.loop + 1, body.named
         mark = len(body.lines)
-        first = self.insts[items[0][1]] if items[0][0] == "scope" else None
+        first = self.context.insts[items[0][1]] if items[0][0] == "scope" else None
         if first is not None and first.scope.kind == "iteration":
-            inner.insts = [self.insts[i] for _, i in items]
+            inner.insts = [self.context.insts[i] for _, i in items]
             inner.prefix = f"{body.prefix}.{{{index}}}"
-            result = self.body(first.scope.definition, inner, var, var)
+            result = self.statements.body(first.scope.definition, inner, var, var)
             if result != var:
                 body.lines.append(f"{var} = {result}")
         else:
@@ -155,7 +167,7 @@ class KerasGroupWriter:
         kind, index = item
         if kind == "node":
             return index
-        first = self.insts[index].first
+        first = self.context.insts[index].first
         return first if first is not None else -1
 
 

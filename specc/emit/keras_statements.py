@@ -9,11 +9,12 @@ parameters.  Groups and loops are :mod:`specc.emit.keras_groups`'s.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
 
 from specc.emit.environment import EmitError
-from specc.emit.keras_body import FunctionBody, named_layer
-from specc.emit.planning import plan
+from specc.emit.keras_body import FunctionBody, KerasFunction, named_layer
+from specc.emit.keras_context import KerasContext
+from specc.emit.keras_groups import KerasGroupWriter
 from specc.emit.structure import Instance, identifier, same
 from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
@@ -22,9 +23,17 @@ from specc.syntax import Statement
 
 
 class KerasStatementWriter:
-    """Writes statements into a function body; part of
-    :class:`specc.emit.keras.KerasEmitter`, whose plans, functions (``function_for``),
-    constructors (``ctor``), groups and named values (``remember``) it uses."""
+    """Writes statements into a function body, for :class:`specc.emit.keras.KerasEmitter`.
+
+    ``context`` gives the plans, constructors and named values; ``function_for`` is the
+    function of a block, written (by the emitter) the first time it is asked for.  Groups and
+    loops are written by :attr:`groups`, which writes their items back through this writer.
+    """
+
+    def __init__(self, context: KerasContext, function_for: Callable[[Instance], KerasFunction]):
+        self.context = context
+        self.function_for = function_for
+        self.groups = KerasGroupWriter(context, statements=self)
 
     def body(self, stmts: tuple, body: FunctionBody, source: str, target: str) -> str:
         """Write statements: the first reads ``source``, each writes ``target``; returns the
@@ -53,21 +62,21 @@ class KerasStatementWriter:
 
     def layer(self, nodes: list[int], body: FunctionBody, source: str, target: str) -> str:
         """``target = layers.X(..., name=...)(source)`` (``inputs = keras.Input(...)``)."""
-        node = self.model.nodes[nodes[0]]
-        plans = [self.plans[n] for n in nodes]
+        node = self.context.model.nodes[nodes[0]]
+        plans = [self.context.plans[n] for n in nodes]
         local = node.name.rsplit(".", 1)[-1]
         if node.kind == "input":
-            if len(self.model.inputs) == 1:
-                body.lines.append(f"inputs = {self.literal_ctor(plans[0].layer, None)}")
+            if len(self.context.model.inputs) == 1:
+                body.lines.append(f"inputs = {self.context.literal_ctor(plans[0].layer, None)}")
                 body.named[node.index] = "inputs"  # read by name later: `from=image`
                 return "inputs"
             var = body.fresh(identifier(local))
-            body.lines.append(f"{var} = {self.literal_ctor(plans[0].layer, node.name)}")
+            body.lines.append(f"{var} = {self.context.literal_ctor(plans[0].layer, node.name)}")
             body.named[node.index] = var
             return var
         sources = self._sources(node, body, source)
         self.apply(plans, nodes, body, sources, target, local, identifier(local))
-        return self.remember(body, node.index, target)
+        return self.context.remember(body, node.index, target)
 
     def _sources(self, node, body: FunctionBody, source: str) -> list[str]:
         """Where a node's inputs are: the running value, or named layers' variables."""
@@ -78,7 +87,9 @@ class KerasStatementWriter:
             elif k == 0:
                 found.append(source)
             else:
-                raise EmitError(f"{node.name}: its input {self.model.nodes[i].name} is gone")
+                raise EmitError(
+                    f"{node.name}: its input {self.context.model.nodes[i].name} is gone"
+                )
         return found
 
     def apply(
@@ -93,22 +104,16 @@ class KerasStatementWriter:
     ) -> None:
         """``target = ...(sources)``: the layers a plan asks for before its own (named
         ``local.suffix``), then the layer itself, called as the plan says."""
-        if len({_form(p) for p in plans}) != 1:
-            # e.g. explicit padding that is `same` at stride 1 only, in a block whose
-            # instances have different strides: the form that is right for every instance
-            for n in nodes:
-                self.plans[n] = plan(replace(self.contexts[n], generic=True), "keras")
-                self.add_helpers(self.plans[n])
-            plans = [self.plans[n] for n in nodes]
-            if len({_form(p) for p in plans}) != 1:
-                raise EmitError(f"{self.model.nodes[nodes[0]].name}: instances differ in layers")
+        plans = self.context.in_one_form(plans, nodes)
         source = sources[0] if len(sources) == 1 else "[" + ", ".join(sources) + "]"
         for j, (suffix, _) in enumerate(plans[0].before):
-            ctor = self.ctor([p.before[j][1] for p in plans], nodes, body, f"{hint}_{suffix}")
+            ctor = self.context.ctor(
+                [p.before[j][1] for p in plans], nodes, body, f"{hint}_{suffix}"
+            )
             name = body.name_of(f"{local}.{suffix}")
             body.lines.append(f"{target} = {named_layer(ctor, name)}({source})")
             source = target
-        ctor = self.ctor([p.layer for p in plans], nodes, body, hint)
+        ctor = self.context.ctor([p.layer for p in plans], nodes, body, hint)
         layer = named_layer(ctor, body.name_of(local))
         call = plans[0].call.format(layer=layer, x=source, inputs=sources)
         body.lines.append(f"{target} = {call}")
@@ -133,13 +138,13 @@ class KerasStatementWriter:
         body.live.difference_update(made)
         if any(item is None for item in items):
             return outs[0]
-        node = self.model.nodes[items[0][1]]
+        node = self.context.model.nodes[items[0][1]]
         local = node.name.rsplit(".", 1)[-1]
-        ctor = self.literal_ctor(self.plans[node.index].layer, None)
+        ctor = self.context.literal_ctor(self.context.plans[node.index].layer, None)
         body.lines.append(
             f"{target} = {named_layer(ctor, body.name_of(local))}([{', '.join(outs)}])"
         )
-        return self.remember(body, node.index, target)
+        return self.context.remember(body, node.index, target)
 
     def conditional(self, stmt: Statement, body: FunctionBody, source: str, target: str) -> str:
         """``if``: Python's ``if`` on the block's parameters (or the taken body alone)."""
@@ -176,20 +181,20 @@ class KerasStatementWriter:
 
     def child(self, scopes: list[int], stmt, body: FunctionBody, source: str, target: str) -> str:
         """A block call, ``repeat`` or ``sequential`` group."""
-        insts = [self.insts[s] for s in scopes]
+        insts = [self.context.insts[s] for s in scopes]
         kind = insts[0].scope.kind
         local = insts[0].scope.local
         if kind == "block":
             result = self.call(insts, stmt, body, source, target, body.name_of(local))
-            return self.remember(body, insts[0].last, result)
+            return self.context.remember(body, insts[0].last, result)
         if source != target:  # groups and loops update one variable in place
             body.lines.append(f"{target} = {source}")
         if kind == "sequential":
             prefix = f"{body.prefix}.{local}" if body.prefix else local
-            self.group(insts, body.prefixed(insts, prefix), target)
+            self.groups.group(insts, body.prefixed(insts, prefix), target)
         else:
-            self.repeat(insts, stmt, body, target, local)
-        return self.remember(body, insts[0].last, target)
+            self.groups.repeat(insts, stmt, body, target, local)
+        return self.context.remember(body, insts[0].last, target)
 
     def call(
         self, insts: list[Instance], stmt, body: FunctionBody, source: str, target: str, name: str
@@ -213,11 +218,6 @@ class KerasStatementWriter:
         args.append(f"name={name}")
         body.lines.append(f"{target} = {fn.name}({', '.join(args)})")
         return target
-
-
-def _form(plan: KerasPlan) -> tuple:
-    """What must agree between the instances of one statement: the layers and the call."""
-    return (plan.layer.cls, tuple(c.cls for _, c in plan.before), plan.call)
 
 
 def _call_hints(inst: Instance, stmt) -> dict[str, str]:
