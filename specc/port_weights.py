@@ -44,7 +44,7 @@ def _weight_maps(checked: CheckedModel):
     emitter = TorchEmitter(checked)
     emitter.run()
     for node in checked.model.nodes:
-        yield node, emitter.plans[node.index]
+        yield node, emitter.context.plans[node.index]
 
 
 def _keras_weights(keras_model, node) -> list:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from specc.cli import build_parser, cmd_lsp
+from specc.cli import build_parser
+from specc.cli.reference_commands import cmd_lsp
 from specc.formatter import find_comments
 from specc.layers import ACTIVATIONS, all_names
 from specc.source import SourceFile

@@ -17,7 +17,8 @@ from specc.diagnostics import Diagnostic
 from specc.emit.environment import EmitError, environment
 from specc.emit.keras import KerasEmitter
 from specc.emit.layout import fit
-from specc.emit.torch import TorchClass, TorchEmitter
+from specc.emit.torch import TorchEmitter
+from specc.emit.torch_class import TorchClass
 from specc.emit.torch_parts import PREFIXES
 from specc.plans import BACKENDS
 from specc.warning_passes import limit_diagnostics
@@ -121,11 +122,11 @@ def _torch_source(checked: CheckedModel, header: dict[str, Any]) -> str:
     root = emitter.run()
     _describe(checked, emitter, root)
     parts = _torch_helpers(emitter)
-    parts += emitter.wrappers.definitions()
+    parts += emitter.context.wrappers.definitions()
     template = env.get_template("torch/class.py.j2")
     for cls in emitter.order:
         parts.append(_render_class(template, emitter, cls).rstrip("\n"))
-    uses = set(emitter.uses) | {"nn"}
+    uses = set(emitter.context.uses) | {"nn"}
     for part in parts:
         uses |= set(PREFIXES.findall(part))
     imports = "\n".join(line for line, name in TORCH_IMPORTS if name in uses)
@@ -136,7 +137,7 @@ def _torch_source(checked: CheckedModel, header: dict[str, Any]) -> str:
 
 def _torch_helpers(emitter: TorchEmitter) -> list[str]:
     env = environment()
-    used = [h for h in TORCH_HELPERS if h in emitter.helpers]
+    used = [h for h in TORCH_HELPERS if h in emitter.context.helpers]
     families = {TORCH_HELPERS[h][0] for h in used}
     out = []
     if families & NEEDS_PAD_SAME:
@@ -161,7 +162,7 @@ def _render_class(template, emitter: TorchEmitter, cls: TorchClass) -> str:
         forward_lines=_fit_lines(cls.forward, INDENT * 2),
         init_groups=init_groups,
         late_groups=late_groups,
-        logit_activations=emitter.logit_activations(),
+        logit_activations=emitter.context.logit_activations(),
     )
 
 
@@ -170,7 +171,7 @@ def _init_groups(emitter: TorchEmitter) -> tuple[list, list]:
     layers whose submodules other rules also match (:data:`LATE_INITS`), run after them."""
     env = environment()
     rules: dict[str, list[str]] = {}
-    for cls, rule in emitter.inits.items():
+    for cls, rule in emitter.context.inits.items():
         rules.setdefault(rule, []).append(cls)
     groups: tuple[list, list] = ([], [])
     for rule, classes in rules.items():
@@ -190,7 +191,7 @@ def _describe(checked: CheckedModel, emitter: TorchEmitter, root: TorchClass) ->
     ins = [_tensor(checked.infos[i].shape, ids) for i, ids in zip(model.inputs, ints, strict=True)]
     outs = []
     for o in model.outputs:
-        act = emitter.output_activation(o)
+        act = emitter.context.output_activation(o)
         what = {"softmax": "class probabilities", "sigmoid": "probabilities"}.get(act)
         text = _tensor(checked.infos[o].shape, False, what)
         outs.append(text if what else text.replace("images", "outputs", 1))
@@ -262,7 +263,7 @@ def _keras_source(checked: CheckedModel, header: dict[str, Any]) -> str:
             )
     helpers = [
         env.get_template(f"keras/helpers/{KERAS_HELPERS[name]}.py.j2").render().rstrip("\n")
-        for name in emitter.helpers
+        for name in emitter.context.helpers
     ]
     parts = helpers + parts
     text = "\n".join(parts + layer_lines + body_lines)

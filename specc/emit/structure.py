@@ -297,6 +297,12 @@ def count_value(stmt: Statement) -> Value | None:
     return positional[0].value if positional else None
 
 
+def count_hint(stmt) -> str | None:
+    """A ``repeat``'s count as the spec wrote it, in Python (None without a statement)."""
+    value = count_value(stmt) if stmt is not None else None
+    return to_python(value, {n: n for n in names_in(value)}) if value is not None else None
+
+
 def repeat_items(inst: Instance, stmt: Statement) -> list[Item]:
     """The items a ``repeat`` statement made directly in ``inst`` (spliced into a
     ``sequential`` group): its iterations' single items, or the iteration scopes, in order."""

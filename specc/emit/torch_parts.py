@@ -17,6 +17,12 @@ from specc.layers.activations import torch_call, torch_module
 from specc.plans import Act, TorchPlan
 
 FIRST, LAST = "first", "last"
+# the output activations ``forward(x, logits=True)`` skips, and how the scores are recovered
+# when the activation is inside a block's class (Keras's own losses on probabilities)
+LOGIT_ACTIVATIONS = {
+    "softmax": "torch.log({x}.clamp_min(1e-7))",
+    "sigmoid": "torch.logit({x}, eps=1e-7)",
+}
 
 
 @dataclass

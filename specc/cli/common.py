@@ -1,0 +1,39 @@
+"""What every command shares: the usage error, and reading and checking a spec file.
+
+The imports of the front end are deferred to the first spec read, so that a command that reads
+none (``specc layers``, ``specc explain``) never loads it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+class UsageError(Exception):
+    """A problem with how specc was called rather than with a spec."""
+
+
+def read_spec(path: str):
+    """The spec file at ``path``, or a :class:`UsageError` saying why it cannot be read."""
+    from specc.source import SourceReadError, read_source
+
+    try:
+        return read_source(path)
+    except SourceReadError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_spec_file(path: str):
+    """The spec file at ``path``, checked (a :class:`UsageError` when it cannot be read)."""
+    from specc.compiler import check_source
+
+    return check_source(read_spec(path))
+
+
+def print_warnings(checked) -> None:
+    """A valid spec's warnings, on stderr, so that the command's output stays as it was."""
+    from specc.report import render_warnings
+
+    text = render_warnings(checked)
+    if text:
+        print(text, file=sys.stderr)
