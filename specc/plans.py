@@ -105,6 +105,7 @@ class TorchPlan:
 
     module: Ctor | None = None
     apply: str = "{m}({x})"
+    apply_args: tuple[tuple[str, V], ...] = ()
     layout_in: str = "first"
     layout_out: str | None = None
     unpack: bool = False

@@ -62,6 +62,17 @@ def instances(checked: CheckedModel) -> list[Instance]:
     return found
 
 
+def input_rank(checked: CheckedModel, inst: Instance) -> int | None:
+    """The rank of what enters an instance (None for the model or an empty scope).
+
+    PyTorch's channels-first layout makes a layer's code depend on the ranks it sees (a reshape
+    of an image moves its channels last first; one of a vector does not), so one class serves
+    only the instances of a block that take inputs of one rank.
+    """
+    source = input_of(checked, inst)
+    return None if source is None else len(checked.infos[source].shape)
+
+
 def _env(model: Model, scope: Scope) -> dict[str, Any]:
     """The parameters a scope's body sees: its own (a block) or its enclosing block's."""
     while scope.kind != "block" and scope.parent >= 0:

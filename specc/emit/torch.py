@@ -18,6 +18,7 @@ from specc.emit.structure import (
     class_name,
     expression_candidates,
     input_of,
+    input_rank,
 )
 from specc.emit.torch_class import ClassScope, TorchClass
 from specc.emit.torch_context import TorchContext
@@ -46,7 +47,7 @@ class TorchEmitter:
         self.model = checked.model
         self.by_key: dict[tuple, list[Instance]] = {}
         for found in self.context.insts:
-            self.by_key.setdefault(found.scope.key, []).append(found)
+            self.by_key.setdefault(self.class_key(found), []).append(found)
         self.classes: dict[tuple, TorchClass] = {}
         self.order: list[TorchClass] = []
         self.names: set[str] = set()
@@ -57,13 +58,19 @@ class TorchEmitter:
         """Write every class; returns the model's."""
         return self.class_for(self.context.insts[0])
 
+    def class_key(self, inst: Instance) -> tuple:
+        """What the instances of one class share: their definition and the rank of their input
+        (a block called on a vector and on an image is two classes)."""
+        return (inst.scope.key, input_rank(self.context.checked, inst))
+
     def class_for(self, inst: Instance) -> TorchClass:
-        """The class of ``inst``'s definition, written once for all its instances."""
-        key = inst.scope.key
+        """The class of ``inst``'s definition, written once for all its instances that see
+        the same ranks."""
+        key = self.class_key(inst)
         if key in self.classes:
             return self.classes[key]
         rows = self.by_key[key]
-        root = key == ("model",)
+        root = inst.scope.key == ("model",)
         base = self.model.name if root else self._class_base(inst)
         name, k = class_name(base), 1
         while name in self.names:
@@ -87,6 +94,11 @@ class TorchEmitter:
         if root:
             return f"{self.model.name} as a PyTorch module (channels-first, Keras's semantics)."
         if inst.scope.kind == "block":
+            forms = sum(key[0] == inst.scope.key for key in self.by_key)
+            rank = input_rank(self.checked, inst)
+            if forms > 1 and rank is not None:  # one class per rank of input
+                seen = {1: "vectors", 2: "sequences", 3: "images"}.get(rank, f"rank {rank}")
+                return f"The spec's block `{inst.scope.key[1]}`, for its calls on {seen}."
             return f"The spec's block `{inst.scope.key[1]}`."
         repeat = self.model.scopes[inst.scope.parent]
         return f"One iteration of `{repeat.name}` (the body of its repeat)."

@@ -50,9 +50,22 @@ class TorchContext:
             if any(_form(p) != _form(plans[0]) for p in plans):
                 name = self.model.nodes[nodes[0]].name
                 raise EmitError(f"{name}: its instances need different PyTorch modules")
+        ranks = {self._ranks(n) for n in nodes}
+        if len(ranks) > 1 and not _rank_free(plans[0]):
+            node = self.model.nodes[nodes[0]]
+            raise EmitError(
+                f"{node.span}: `{node.name}` sees inputs of different ranks in the iterations "
+                "of a `repeat` (a layer before changes the rank), and the PyTorch backend "
+                "writes one module for all of them; write the first iteration before the "
+                "`repeat`"
+            )
         for p in plans:
             self._register(p)
         return plans
+
+    def _ranks(self, node: int) -> tuple:
+        infos, inputs = self.checked.infos, self.model.nodes[node].inputs
+        return tuple(len(infos[i].shape) for i in inputs), len(infos[node].shape)
 
     def _register(self, plan: TorchPlan) -> None:
         for helper in plan.helpers:
@@ -153,6 +166,16 @@ class TorchContext:
             names = {n: n for n in names_in(raw.source)}
             return to_python(raw.source, names)
         return None
+
+
+def _rank_free(plan: TorchPlan) -> bool:
+    """Whether a plan's code is the same whatever the ranks of its input and output."""
+    return (
+        plan.layout_in == "any"
+        and plan.layout_out is None
+        and "{channels}" not in plan.apply
+        and "{spatial}" not in plan.apply
+    )
 
 
 def _form(plan: TorchPlan) -> tuple:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from specc.emit.environment import EmitError
 from specc.emit.structure import Instance, count_hint, identifier, repeat_items, same
 from specc.emit.torch_class import ClassScope, TorchClass, loop_var
 from specc.emit.torch_context import TorchContext
@@ -54,6 +55,13 @@ class TorchSubmoduleWriter:
     def instantiate(self, scopes: list[int], stmt, scope: ClassScope, name: str) -> str:
         """``Block(args)``: the child's class, its parameters unified in this class."""
         child = self.class_for(self.context.insts[scopes[0]])
+        if any(s not in child.row for s in scopes):
+            raise EmitError(
+                f"{self.context.insts[scopes[0]].scope.span}: the iterations of a `repeat` "
+                "see inputs of different ranks here (a layer before changes its rank), and "
+                "the PyTorch backend writes one module for all of them; write the first "
+                "iteration before the `repeat`"
+            )
         rows = [child.row[s] for s in scopes]
         args, keyword = [], False
         hints = self._call_hints(self.context.insts[scopes[0]], stmt)
@@ -173,7 +181,14 @@ class TorchSubmoduleWriter:
         ctor = (
             self.context.ctor([p.module for p in plans], nodes, scope, name) if plan.module else ""
         )
-        cls_call, _ = self.context.wrappers.module_form(plan, ctor, node.kind, rank_in, rank_out)
+        args = {
+            key: self.context.value([dict(p.apply_args)[key] for p in plans], nodes, scope,
+                                    f"{name}_{key}")
+            for key, _ in plan.apply_args
+        }  # fmt: skip
+        cls_call, _ = self.context.wrappers.module_form(
+            plan, ctor, node.kind, rank_in, rank_out, args
+        )
         out = [cls_call]
         if act is not None:
             out.append(activation_module(act))

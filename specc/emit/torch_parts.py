@@ -10,6 +10,7 @@ does the layout work (:meth:`Wrappers.module_form`), so that its parameters keep
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -72,10 +73,17 @@ def activation_module(act: Act) -> str:
 
 
 def apply_text(
-    plan: TorchPlan, module: str, inputs: list[str], rank: int, layout: str | None
+    plan: TorchPlan,
+    module: str,
+    inputs: list[str],
+    rank: int,
+    layout: str | None,
+    args: dict[str, str] | None = None,
 ) -> str:
-    """The expression of ``plan.apply`` (before unpacking, post-processing and activation)."""
+    """The expression of ``plan.apply`` (before unpacking, post-processing and activation);
+    ``args`` are the texts of its ``apply_args``, as :func:`call_argument` writes them."""
     return plan.apply.format(
+        **(args or {}),
         m=module,
         x=inputs[0] if inputs else "x",
         sum=" + ".join(inputs),
@@ -84,6 +92,30 @@ def apply_text(
         channels=channel_axis(rank, layout),
         spatial=spatial_axes(rank, layout),
     )
+
+
+def call_argument(text: str, value: object) -> str:
+    """An ``apply`` argument as it goes into a call: a tuple literal's items (``(1, 1, c)`` ->
+    ``1, 1, c``), another tuple-valued text spread (``*shape``), anything else as it is."""
+    if not isinstance(value, tuple):
+        return text
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        tree = None
+    if isinstance(tree, ast.Tuple) and tree.elts:
+        return ", ".join(ast.get_source_segment(text, item) or "" for item in tree.elts)
+    return f"*{text}"
+
+
+def is_literal(text: str) -> bool:
+    """Whether ``text`` is a Python literal (a number, a tuple of numbers), not an expression
+    of a class's parameters."""
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def out_layout(plan: TorchPlan, rank_out: int, layout_in: str | None) -> str | None:
@@ -126,20 +158,30 @@ class Wrappers:
     names: set[str] = field(default_factory=set)
 
     def module_form(
-        self, plan: TorchPlan, ctor: str, kind: str, rank_in: int, rank_out: int
+        self,
+        plan: TorchPlan,
+        ctor: str,
+        kind: str,
+        rank_in: int,
+        rank_out: int,
+        args: dict[str, str] | None = None,
     ) -> tuple[str, str]:
-        """(the class to instantiate, its definition or "") for a layer in nn.Sequential."""
+        """(the class to instantiate, its definition or "") for a layer in nn.Sequential;
+        ``args`` are the texts of the plan's ``apply_args``, which the class takes as its
+        constructor's arguments."""
         if plain_module(plan):
             return ctor, ""
         lines = []
         x = convert("x", rank_in, FIRST, plan.layout_in)
+        keys = [key for key, _ in plan.apply_args]
+        fields = {key: call_argument(f"self.{key}", v.value) for key, v in plan.apply_args}
         if plan.module is not None:
             base = plan.module.cls
-            call = apply_text(plan, "super().forward", [x], rank_in, plan.layout_in)
+            call = apply_text(plan, "super().forward", [x], rank_in, plan.layout_in, fields)
             doc = f"{base.split('.')[-1]} on channels-first tensors, as Keras computes it."
         else:
             base = "nn.Module"
-            call = apply_text(plan, "", [x], rank_in, plan.layout_in)
+            call = apply_text(plan, "", [x], rank_in, plan.layout_in, fields)
             doc = f"The {kind} layer as a module, on channels-first tensors."
         if plan.unpack:
             lines.append(f"x, _ = {call}")
@@ -152,7 +194,13 @@ class Wrappers:
             base.split(".")[-1] + "ChannelsFirst" if plan.module is not None else _camel(kind)
         )
         body = "\n".join(f"        {line}" for line in lines)
-        text = f'class {{name}}({base}):\n    """{doc}"""\n\n    def forward(self, x):\n{body}\n'
+        init = ""
+        if keys and plan.module is None:
+            stored = "".join(f"        self.{key} = {key}\n" for key in keys)
+            init = (f"    def __init__(self, {', '.join(keys)}):\n"
+                    f"        super().__init__()\n{stored}\n")  # fmt: skip
+        text = (f'class {{name}}({base}):\n    """{doc}"""\n\n{init}'
+                f"    def forward(self, x):\n{body}\n")  # fmt: skip
         if text not in self.texts:
             name, k = short, 1
             while name in self.names:
@@ -161,7 +209,8 @@ class Wrappers:
             self.texts[text] = name
             self.names.add(name)
         name = self.texts[text]
-        cls_call = ctor.replace(plan.module.cls, name, 1) if plan.module else f"{name}()"
+        given = ", ".join((args or {}).get(key, "") for key in keys)
+        cls_call = ctor.replace(plan.module.cls, name, 1) if plan.module else f"{name}({given})"
         return cls_call, text
 
     def definitions(self) -> list[str]:

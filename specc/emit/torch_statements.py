@@ -18,8 +18,10 @@ from specc.emit.torch_parts import (
     Val,
     activate,
     apply_text,
+    call_argument,
     convert,
     identity,
+    is_literal,
     layout_of,
     out_layout,
 )
@@ -88,7 +90,8 @@ class TorchStatementWriter:
         have = ins[0].layout if len(layouts) == 1 else FIRST
         want = plan.layout_in if plan.layout_in != "any" else have
         xs = [convert(v.var, v.rank, v.layout, want) for v in ins]
-        expr = apply_text(plan, module, xs, ins[0].rank, want if want != "any" else have)
+        args = self._apply_arguments(plans, nodes, scope, attr)
+        expr = apply_text(plan, module, xs, ins[0].rank, want if want != "any" else have, args)
         self.context.uses |= set(PREFIXES.findall(plan.apply))
         layout = out_layout(plan, rank_out, want if want != "any" else have)
         if plan.unpack:
@@ -102,6 +105,21 @@ class TorchStatementWriter:
         if expr != target:
             scope.cls.forward.append(f"{target} = {expr}")
         return self.context.remember(scope, node.index, Val(target, layout, rank_out))
+
+    def _apply_arguments(
+        self, plans: list, nodes: list[int], scope: ClassScope, attr: str
+    ) -> dict[str, str]:
+        """The texts of a plan's ``apply_args`` in ``forward``: a literal where every instance
+        has the same value, else an attribute that ``__init__`` sets from the parameters."""
+        found = {}
+        for key, first in plans[0].apply_args:
+            values = [dict(p.apply_args)[key] for p in plans]
+            text = self.context.value(values, nodes, scope, f"{attr}_{key}")
+            if not is_literal(text):
+                scope.cls.init.append(f"self.{attr}_{key} = {text}")
+                text = f"self.{attr}_{key}"
+            found[key] = call_argument(text, first.value)
+        return found
 
     def _inputs_of(self, node, scope: ClassScope, val: Val) -> list[Val]:
         """Where a node's inputs are: the running value, or the variables of named layers."""

@@ -219,8 +219,10 @@ class Reshape(LayerKind):
     def torch_plan(self, ctx: PlanContext) -> TorchPlan:
         """Keras reshapes channels-last tensors: the input is made channels-last first, and
         the result is channels-last."""
-        target = ", ".join(str(d) for d in ctx.p.shape)
-        return TorchPlan(apply=f"{{x}}.reshape(-1, {target})", layout_in="last")
+        shape = param(ctx.p, "shape", tuple(ctx.p.shape))
+        return TorchPlan(
+            apply="{x}.reshape(-1, {shape})", apply_args=(("shape", shape),), layout_in="last"
+        )
 
 
 class DropoutParams(Params):

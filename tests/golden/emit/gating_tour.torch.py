@@ -58,6 +58,7 @@ class Se(nn.Module):
         self.c = c
         self.hard = hard
         self.r = r
+        self.reshape_1_shape = (1, 1, c)
         self.conv2d_1 = nn.Conv2d(in_channels, r, kernel_size=1)
         if hard and not (r > c):
             self.conv2d_2 = nn.Conv2d(r, c, kernel_size=1)
@@ -66,7 +67,7 @@ class Se(nn.Module):
 
     def forward(self, x):
         branch_2 = x.mean(dim=(2, 3))
-        branch_2 = branch_2.reshape(-1, 1, 1, 16)
+        branch_2 = branch_2.reshape(-1, *self.reshape_1_shape)
         branch_2 = F.relu(self.conv2d_1(branch_2.movedim(-1, 1)))
         if self.hard and not (self.r > self.c):
             branch_2 = F.hardsigmoid(self.conv2d_2(branch_2))
