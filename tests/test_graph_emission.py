@@ -1,9 +1,11 @@
 """Graphs read by name compute the same function in both emitted frameworks.
 
 Each spec reads a layer other than the previous one: the input itself (`from=image`), a gate
-multiplied by name, a second input after other layers. Built from the emitted code, with the
-Keras model's random weights ported to PyTorch, both give the same outputs on the same batch
-(and the shapes the check inferred: reading the wrong tensor fails to build or to match).
+multiplied by name, a second input after other layers; or a loop whose first iteration reads
+the input, which the others must not (Keras writes the loop once for every iteration). Built
+from the emitted code, with the Keras model's random weights ported to PyTorch, both give the
+same outputs on the same batch (and the shapes the check inferred: reading the wrong tensor
+fails to build or to match).
 """
 
 from __future__ import annotations
@@ -17,6 +19,23 @@ from tests.emitted import keras_outputs, load_emitted, sample_inputs, torch_outp
 from tests.test_port_weights import TOLERANCE, _randomize_keras
 
 GRAPHS = {
+    "loop_right_after_the_input": """
+input 4x4x3
+repeat 2 {
+  conv 3 3x3 padding=same relu
+}
+globalavgpool
+dense 2
+""",
+    "loop_after_an_input_read_by_name": """
+input 4x4x3 name=image
+repeat 3 {
+  conv 3 3x3 padding=same relu
+}
+add image
+flatten
+dense 2
+""",
     "input_read_by_name": """
 input 8x8x4 name=image
 gap keepdims

@@ -59,14 +59,17 @@ class KerasContext:
             raise EmitError(f"{self.model.nodes[nodes[0]].name}: instances differ in layers")
         return plans
 
-    def remember(self, body: FunctionBody, node: int | None, var: str) -> str:
-        """After a statement: a layer that later ones read by name keeps a variable of its
-        own (the running variable is overwritten)."""
-        if node is None or node not in self.references or node in body.named:
+    def remember(self, body: FunctionBody, nodes: list[int | None], var: str) -> str:
+        """After a statement (``nodes``: its result in every row): a layer that later ones
+        read by name keeps a variable of its own (the running variable is overwritten), the
+        same for every row."""
+        rows = [n for n in nodes if n is not None]
+        if not any(n in self.references for n in rows) or any(n in body.named for n in rows):
             return var
-        name = body.fresh(identifier(self.model.nodes[node].name.rsplit(".", 1)[-1]))
+        name = body.fresh(identifier(self.model.nodes[rows[0]].name.rsplit(".", 1)[-1]))
         body.lines.append(f"{name} = {var}")
-        body.named[node] = name
+        for n in rows:
+            body.named[n] = name
         return var
 
     # -- constructors ---------------------------------------------------------------------------

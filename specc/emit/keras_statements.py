@@ -74,15 +74,20 @@ class KerasStatementWriter:
             body.lines.append(f"{var} = {self.context.literal_ctor(plans[0].layer, node.name)}")
             body.named[node.index] = var
             return var
-        sources = self._sources(node, body, source)
+        sources = self._sources(nodes, body, source)
         self.apply(plans, nodes, body, sources, target, local, identifier(local))
-        return self.context.remember(body, node.index, target)
+        return self.context.remember(body, nodes, target)
 
-    def _sources(self, node, body: FunctionBody, source: str) -> list[str]:
-        """Where a node's inputs are: the running value, or named layers' variables."""
+    def _sources(self, nodes: list[int], body: FunctionBody, source: str) -> list[str]:
+        """Where a statement's inputs are: a named layer's variable where every row reads
+        that variable, else (the first input) the running value: the first iteration of a
+        loop may read the model's input where the others read the previous iteration."""
+        node = self.context.model.nodes[nodes[0]]
+        rows = [self.context.model.nodes[n].inputs for n in nodes]
         found = []
         for k, i in enumerate(node.inputs):
-            if i in body.named:
+            texts = {body.named.get(inputs[k]) if k < len(inputs) else None for inputs in rows}
+            if len(texts) == 1 and i in body.named:
                 found.append(body.named[i])
             elif k == 0:
                 found.append(source)
@@ -144,7 +149,7 @@ class KerasStatementWriter:
         body.lines.append(
             f"{target} = {named_layer(ctor, body.name_of(local))}([{', '.join(outs)}])"
         )
-        return self.context.remember(body, node.index, target)
+        return self.context.remember(body, [it[1] for it in items], target)
 
     def conditional(self, stmt: Statement, body: FunctionBody, source: str, target: str) -> str:
         """``if``: Python's ``if`` on the block's parameters (or the taken body alone)."""
@@ -186,7 +191,7 @@ class KerasStatementWriter:
         local = insts[0].scope.local
         if kind == "block":
             result = self.call(insts, stmt, body, source, target, body.name_of(local))
-            return self.context.remember(body, insts[0].last, result)
+            return self.context.remember(body, [inst.last for inst in insts], result)
         if source != target:  # groups and loops update one variable in place
             body.lines.append(f"{target} = {source}")
         if kind == "sequential":
@@ -194,7 +199,7 @@ class KerasStatementWriter:
             self.groups.group(insts, body.prefixed(insts, prefix), target)
         else:
             self.groups.repeat(insts, stmt, body, target, local)
-        return self.context.remember(body, insts[0].last, target)
+        return self.context.remember(body, [inst.last for inst in insts], target)
 
     def call(
         self, insts: list[Instance], stmt, body: FunctionBody, source: str, target: str, name: str
