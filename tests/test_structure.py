@@ -2,8 +2,9 @@
 (Keras) however often it is called; ``if`` stays an ``if``; ``repeat`` and ``sequential`` are
 stages; names follow the scopes, the same in both frameworks.  And, whatever the structure, the
 two emitted models compute the same function: random specs made of blocks, ``if``, ``repeat``,
-``sequential``, ``residual`` and ``branch`` are built in both frameworks, Keras's weights are
-ported into PyTorch, and the outputs compared.
+``sequential``, ``residual`` and ``branch``, and random specs whose blocks and loops see images,
+vectors and sequences in turn, are built in both frameworks, Keras's weights are ported into
+PyTorch, and the outputs compared.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from hypothesis import strategies as st
 from specc.compiler import check_text
 from specc.emit import emit_source
 from specc.port_weights import keras_to_torch
-from tests.emitted import ROOT, check_spec, load_emitted
+from tests.emitted import (
+    ROOT,
+    check_spec,
+    keras_outputs,
+    load_emitted,
+    sample_inputs,
+    torch_outputs,
+)
+from tests.test_port_weights import _randomize_keras
 
 
 def _source(spec: str, backend: str) -> str:
@@ -162,4 +171,97 @@ def test_random_structures_compute_the_same_function_in_both_frameworks(text, tm
         got = torch_model(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))))
     np.testing.assert_allclose(got.numpy(), expected, atol=1e-4, rtol=1e-4)
     assert math.isclose(float(got.sum()), 2.0, rel_tol=1e-4)  # probabilities per sample
+    keras.backend.clear_session()
+
+
+# -- random rank changes: images, vectors and sequences through blocks, loops and names -------
+
+
+@st.composite
+def rank_changing_specs(draw) -> str:
+    """A random, valid spec whose blocks and loops see images, vectors and sequences (PyTorch
+    moves channels for some ranks and not others), with the input read by name where it fits
+    and layers straight inside loops."""
+    lines = [
+        "model ranks",
+        "block squeeze(c) {",
+        "  conv c 1x1 relu",
+        "  globalavgpool",
+        "  reshape 1x1x(c)",
+        "}",
+        "block mix(d) {",
+        "  dense d relu",
+        "}",
+        "input 4x4x3 name=image",
+    ]
+    shape: tuple[int, ...] = (4, 4, 3)
+    for _ in range(draw(st.integers(1, 6))):
+        c = draw(st.sampled_from([2, 4]))
+        if len(shape) == 3:
+            choice = draw(st.integers(0, 5))
+            if choice == 0:
+                lines.append(f"conv {c} 3x3 padding=same relu")
+                shape = (*shape[:2], c)
+            elif choice == 1:
+                lines.append(f"repeat {draw(st.integers(1, 3))} {{ conv {c} 3x3 padding=same }}")
+                shape = (*shape[:2], c)
+            elif choice == 2:
+                lines.append(f"squeeze({c})")
+                shape = (1, 1, c)
+            elif choice == 3:
+                lines.append("flatten")
+                shape = (shape[0] * shape[1] * shape[2],)
+            elif choice == 4:
+                lines.append(f"reshape {shape[0] * shape[1]}x{shape[2]}")
+                shape = (shape[0] * shape[1], shape[2])
+            elif shape == (4, 4, 3):
+                lines.append("add image")
+        elif len(shape) == 2:
+            choice = draw(st.integers(0, 2))
+            if choice == 0:
+                lines.append(f"mix({c})")
+                shape = (shape[0], c)
+            elif choice == 1:
+                lines.append(f"conv1d {c} 1")
+                shape = (shape[0], c)
+            else:
+                lines.append("flatten")
+                shape = (shape[0] * shape[1],)
+        else:
+            choice = draw(st.integers(0, 2))
+            if choice == 0:
+                lines.append(f"mix({4 * c})")
+                shape = (4 * c,)
+            elif choice == 1 and shape[0] % 4 == 0:
+                lines.append(f"reshape 2x2x{shape[0] // 4}")
+                shape = (2, 2, shape[0] // 4)
+            else:
+                lines.append(f"dense {4 * c}")
+                shape = (4 * c,)
+    if len(shape) > 1:
+        lines.append("flatten")
+    lines.append("dense 3 softmax")
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(text=rank_changing_specs())
+def test_random_rank_changes_compute_the_same_function_in_both_frameworks(text, tmp_path):
+    import keras
+
+    checked = check_text(text, "ranks.spec")
+    assert checked.ok, [d.message for d in checked.diagnostics]
+    keras_model = load_emitted(checked, "keras", tmp_path).build_model()
+    torch_model = load_emitted(checked, "torch", tmp_path).build_model().eval()
+    _randomize_keras(keras_model)
+    keras_to_torch(checked, keras_model, torch_model)
+    x_keras, x_torch = sample_inputs(checked, 2)
+    expected = keras_outputs(keras_model, x_keras)
+    got = torch_outputs(torch_model, x_torch)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-4)
     keras.backend.clear_session()
