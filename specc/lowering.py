@@ -82,6 +82,14 @@ def lower(source: SourceFile, program: tuple, diagnostics: list[Diagnostic]) -> 
     )
 
 
+# what sees only its own names, and where it ends: for an unknown name named outside
+_SCOPE_WORDS = {
+    "block": ("a block's body", "after the call (the body reads what enters the call)"),
+    "iteration": ("each `repeat` iteration", "after the `repeat` ends"),
+    "sequential": ("a `sequential` group", "after the group ends"),
+}
+
+
 @dataclass
 class _Context:
     """Naming inside one scope instance: by definition order, or by position."""
@@ -92,11 +100,19 @@ class _Context:
     position: int = 0
     values: dict[str, int] = field(default_factory=dict)  # local name -> the node it holds
     sites: dict[str, Span] = field(default_factory=dict)  # local name -> where it is written
+    outer: _Context | None = None  # the enclosing scope's (only to explain an unknown name)
 
     @classmethod
-    def of(cls, scope: Scope, names: dict[int, str] | None) -> _Context:
+    def of(cls, scope: Scope, names: dict[int, str] | None, outer: _Context | None) -> _Context:
         """The naming context of a new scope instance (``names``: its static names)."""
-        return cls(scope, None if scope.kind == "sequential" else names)
+        return cls(scope, None if scope.kind == "sequential" else names, outer=outer)
+
+    def enclosing(self, name: str) -> Scope | None:
+        """The nearest enclosing scope that names ``name`` (which this one cannot read)."""
+        outer = self.outer
+        while outer is not None and name not in outer.values:
+            outer = outer.outer
+        return outer.scope if outer is not None else None
 
     def prefix(self, local: str) -> str:
         """The full name of ``local`` in this scope."""
@@ -134,27 +150,32 @@ class _GraphBuilder:
             return ctx.values[name]
         close = closest(name, ctx.values)
         where = "this block instance" if ctx.scope.kind == "block" else "this scope"
+        notes = (f"a layer can read only layers named earlier in {where}",)
+        help = f"did you mean `{close}`?" if close else "name a layer with `name=...`"
+        outside = ctx.enclosing(name)
+        if outside is not None and not close:
+            inside, where = _SCOPE_WORDS.get(ctx.scope.kind, ("this scope", "outside it"))
+            notes = (f"`{name}` is named outside: {inside} sees only the names in its own body",)
+            help = f"read `{name}` {where}, or read a layer named inside"
         self.report(
             error(
                 "E0219",
                 f"no layer named `{name}` before this line",
                 span,
                 "unknown layer",
-                notes=(f"a layer can read only layers named earlier in {where}",)
-                if ctx.scope.parent >= 0
-                else (),
-                help=f"did you mean `{close}`?" if close else "name a layer with `name=...`",
+                notes=notes if ctx.scope.parent >= 0 else (),
+                help=help,
                 fixes=did_you_mean(span, name, close),
             )
         )
         return None
 
-    def context(self, scope: Scope) -> _Context:
-        """The naming context of a new scope instance."""
+    def context(self, scope: Scope, outer: _Context | None = None) -> _Context:
+        """The naming context of a new scope instance (inside ``outer``'s)."""
         key = id(scope.definition)
         if key not in self._names:
             self._names[key] = static_names(scope.definition)
-        return _Context.of(scope, self._names[key])
+        return _Context.of(scope, self._names[key], outer)
 
     def items(self, xs: tuple, current: int | None, ctx: _Context) -> int | None:
         """Lower a sequence of expanded nodes; returns the node holding the result."""
@@ -338,7 +359,7 @@ class _GraphBuilder:
             stmt=x.stmt,
         )
         self.scopes.append(scope)
-        inner = self.context(scope)
+        inner = self.context(scope, ctx)
         if x.kind != "repeat":
             result = self.items(x.body, current, inner)
         else:
