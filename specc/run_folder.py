@@ -20,9 +20,17 @@ import specc.harness
 from specc.compiler import CheckedModel
 from specc.fsutil import atomic_write
 from specc.harness.catalog import DEFAULT_DATA
-from specc.harness.config import CONFIG_NAME, ENTRY_NAME, PACKAGE_NAME, RunConfig, config_text
+from specc.harness.config import (
+    CONFIG_NAME,
+    ENTRY_NAME,
+    PACKAGE_NAME,
+    OutputInfo,
+    RunConfig,
+    config_text,
+)
 from specc.harness.tracking import spec_copy_name
 from specc.layers import lookup
+from specc.output_checks import output_plans, several
 from specc.train_checks import output_activation, resolve_training
 
 HARNESS_DIR = Path(specc.harness.__file__).resolve().parent
@@ -52,6 +60,17 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
     train = model.train
     activation = output_activation(model, checked.params)
     plan = resolve_training(train, activation, out_shape)
+    losses = [{"output": o, "loss": n, "args": dict(a), "weight": w} for o, n, a, w in train.losses]
+    outputs: tuple[OutputInfo, ...] = ()
+    if several(model):  # each output's own loss, task and metrics; the first's at the top
+        shapes = {i: info.shape for i, info in checked.infos.items()}
+        plans = output_plans(model, checked.params, shapes)
+        losses = [p.entry() for p in plans]
+        outputs = tuple(OutputInfo(p.name, tuple(p.shape), p.shape[-1], p.activation)
+                        for p in plans)  # fmt: skip
+        first = plans[0]
+        plan = plan.__class__(first.task, first.loss, first.loss_args, first.metrics,
+                              first.metric_args)  # fmt: skip
     return RunConfig(
         spec_name=model.name,
         spec_file=checked.source.name.replace("\\", "/"),
@@ -64,15 +83,13 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
         num_classes=out_shape[-1],
         output_activation=activation,
         output_shape=tuple(out_shape),
+        outputs=outputs,
         train={
             "data": train.data or DEFAULT_DATA,
             "task": plan.task,
             "loss": plan.loss,
             "loss_args": plan.loss_args,
-            "losses": [
-                {"output": o, "loss": n, "args": dict(a), "weight": w}
-                for o, n, a, w in train.losses
-            ],
+            "losses": losses,
             "optimizer": train.optimizer,
             "optimizer_args": dict(train.optimizer_args),
             "batch": train.batch_size,

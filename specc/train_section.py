@@ -51,6 +51,8 @@ TRAIN_KEYS = {
 _NAMED_WITH_ARGS = ("optimizer", "schedule", "loss")
 # settings written as `key arg=value ...` (may be bare): their argument tables
 _ARGUMENTS_ONLY = {"early_stopping": EARLY_STOPPING, "clip": CLIP, "augment": AUGMENT}
+# settings written once per output (`loss mse output=alcohol`): the TrainConfig field they add to
+_PER_OUTPUT = {"loss": "losses", "metrics": "output_metrics"}
 
 
 def read_train(stmt: Statement | None, report: Report) -> TrainConfig:
@@ -80,6 +82,22 @@ def _detail_spans(key: str, item: Statement) -> dict[str, Span]:
     return found
 
 
+def _output_spans(key: str, item: Statement) -> dict[str, Span]:
+    """Where a per-output line is written: ``loss@NAME``, ``metrics@NAME`` (its line) and
+    ``metrics@NAME.METRIC`` (each metric), for the checks against the model's outputs."""
+    output = next((a for a in item.args if a.key == "output"), None)
+    if key not in _PER_OUTPUT or output is None:
+        return {}
+    name = str(output.value.value)
+    found = {f"{key}@{name}": item.span, f"{key}@{name}.output": output.span}
+    if key == "metrics":
+        for arg in item.args:
+            if arg.key != "output":
+                word = arg.key if arg.key is not None else str(arg.value.value)
+                found.setdefault(f"metrics@{name}.{word}", arg.span)
+    return found
+
+
 class _Reader:
     """Reads one train section, reporting through ``report``."""
 
@@ -105,10 +123,12 @@ class _Reader:
             if key is None:
                 self.unknown_setting(item)
                 continue
-            if key == "loss" and key in items and self.another_output(item, items[key]):
+            if key in _PER_OUTPUT and key in items and self.another_output(item, items[key]):
                 parsed = self.train_value(key, item)
+                spans.update(_output_spans(key, item))
                 if parsed is not None:
-                    values["losses"] = (*values.get("losses", ()), *parsed["losses"])
+                    field = _PER_OUTPUT[key]
+                    values[field] = (*values.get(field, ()), *parsed[field])
                 continue
             if key in values or key in items:
                 self.report(
@@ -123,6 +143,7 @@ class _Reader:
                 continue
             spans[key] = item.span
             spans.update(_detail_spans(key, item))
+            spans.update(_output_spans(key, item))
             items[key] = item
             parsed = self.train_value(key, item)
             if parsed is not None:
@@ -337,14 +358,21 @@ class _Reader:
         return {"normalize": stats}
 
     def metrics(self, item: Statement, positional, keyword):
-        """``metrics accuracy auc top_k=3``: names; a metric's argument as ``name=value``."""
-        if not item.args:
+        """``metrics accuracy auc top_k=3``: names; a metric's argument as ``name=value``;
+        ``output=NAME``: the metrics of one output of a model with several."""
+        output = [a for a in item.args if a.key == "output"]
+        args = [a for a in item.args if a.key != "output"]
+        if not args:
             self.report(error("E0404", "`metrics` takes names", item.span, "e.g. metrics accuracy"))
             return None
+        if output:
+            parsed = self.table_args("metrics", {"output": OUTPUT_ARGS["output"]}, output)
+            if parsed is None:
+                return None
         names: list[str] = []
         metric_args: dict[str, dict[str, float]] = {}
         ok = True
-        for arg in item.args:
+        for arg in args:
             name = arg.key if arg.key is not None else str(arg.value.value)
             where = arg.key_span if arg.key is not None else arg.span
             if name not in METRICS:
@@ -382,7 +410,10 @@ class _Reader:
             names.append(name)
         if not ok:
             return None
-        return {"metrics": tuple(names), "metric_args": metric_args}
+        found: dict[str, Any] = {"metrics": tuple(names), "metric_args": metric_args}
+        if output:
+            found["output_metrics"] = ((parsed["output"], tuple(names), metric_args),)
+        return found
 
     # -- arguments -------------------------------------------------------------------------
 

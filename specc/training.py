@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specc import data_catalog
+from specc import data_catalog, output_checks
 from specc.compiler import CheckedModel
 from specc.data_catalog import DEFAULT_DATA
 from specc.diagnostics import Diagnostic, error, render_all
@@ -49,6 +49,18 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
     first, last = model.nodes[0], model.nodes[model.output]
     default = model.train.data is None and data == DEFAULT_DATA
     shape = checked.infos.get(first.index)
+    if output_checks.several(model):
+        shapes = {i: found.shape for i, found in checked.infos.items()}
+        return output_checks.data_diagnostics(
+            info,
+            model,
+            output_checks.output_plans(model, checked.params, shapes, data),
+            int_input=getattr(checked.params.get(first.index), "dtype", "float32") == "int",
+            in_shape=shape.shape if shape else None,
+            input_span=first.span,
+            shape_span=first.span,
+            origin="the default --data" if default else "from --data",
+        )
     out = checked.infos.get(last.index)
     task = None
     if out is not None:
@@ -68,26 +80,22 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
 
 
 def harness_limits(checked: CheckedModel) -> list[Diagnostic]:
-    """What the training harness cannot train yet, located: a model with several inputs or
-    several outputs (it feeds one array of samples and one of labels)."""
+    """What the training harness cannot train yet, located: a model with several inputs (it
+    feeds one array of samples; several outputs train, one label set each)."""
     model = checked.model
-    if model is None:
+    if model is None or len(model.inputs) < 2:
         return []
-    found = []
-    for what, nodes in (("inputs", model.inputs), ("outputs", model.outputs)):
-        if len(nodes) > 1:
-            second = model.nodes[nodes[1]]
-            found.append(
-                error(
-                    "E0422",
-                    f"the training harness cannot train a model with several {what} yet",
-                    second.name_span,
-                    f"a second {what[:-1]}",
-                    help="emit the model (`specc emit`) and train it with your own loop, or "
-                    f"train a spec with one {what[:-1]}",
-                )
-            )
-    return found
+    second = model.nodes[model.inputs[1]]
+    return [
+        error(
+            "E0422",
+            "the training harness cannot train a model with several inputs yet",
+            second.name_span,
+            "a second input",
+            help="emit the model (`specc emit`) and train it with your own loop, or train a "
+            "spec with one input (it may have several outputs)",
+        )
+    ]
 
 
 def run_dir(checked: CheckedModel, backend: str, out: str | None) -> Path:

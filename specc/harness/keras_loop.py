@@ -25,6 +25,7 @@ from . import keras_checkpoint, keras_metrics
 from .datasets import inputs_of, load_dataset
 from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
+from .outputs import take
 from .runfiles import remove_temporaries, replace_atomically
 from .streaming import open_stream
 from .tracking import TENSORBOARD_DIR
@@ -130,14 +131,20 @@ def chief() -> bool:
 def compile_model(model, settings, config, per_epoch: int = 1, total: int = 1):
     """The spec's optimizer, loss (on probabilities or scores) and metrics."""
     probabilities = config.probabilities
-    loss, weights = keras_metrics.make_loss(settings.losses, probabilities)
     classes = int(config.output_shape[-1]) if config.output_shape else 1
     sigmoid = config.output_activation == "sigmoid"
+    if config.outputs:  # several: a loss, a weight and metrics per output, by name
+        each = {o.name: o.activation in ("softmax", "sigmoid") for o in config.outputs}
+        loss, weights = keras_metrics.make_loss(settings.losses, each)
+        metrics = keras_metrics.output_metrics(settings, config.outputs)
+    else:
+        loss, weights = keras_metrics.make_loss(settings.losses, probabilities)
+        metrics = keras_metrics.make_metrics(settings, sigmoid, classes, probabilities)
     model.compile(
         optimizer=make_optimizer(settings, per_epoch, total),
         loss=loss,
         loss_weights=weights,
-        metrics=keras_metrics.make_metrics(settings, sigmoid, classes, probabilities),
+        metrics=metrics,
         jit_compile=True if settings.compile else "auto",
     )
 
@@ -170,7 +177,7 @@ def fit_epoch(model, data, validation, settings, epoch, stop, verbose, callbacks
     order = epoch_order(len(x), settings.seed, epoch)
     return model.fit(
         np.take(x, order, axis=0),
-        np.take(y, order, axis=0),
+        take(y, order),
         batch_size=settings.batch,
         epochs=epoch + 1,
         initial_epoch=epoch,

@@ -124,13 +124,15 @@ def train(config, settings, build_model, stop):
 
     def tensors(x, y):
         x = to_tensor(x, device, channels_last)
+        if isinstance(y, dict):  # several outputs: a label set each
+            return x, {name: torch.from_numpy(v).to(x.device) for name, v in y.items()}
         return x, torch.from_numpy(y).to(x.device)
 
     if stream is None:
         (x_train, y_train), val, test = data.splits
         val_t, test_t = (tensors(prep.evaluation(x), y) for x, y in (val, test))
         train_t = None if prep.per_epoch else tensors(prep.training(x_train, 0), y_train)
-        samples = len(y_train)
+        samples = len(x_train)
     else:
         samples = stream.count("train")
     sampler = torch.utils.data.DistributedSampler(
@@ -159,12 +161,13 @@ def train(config, settings, build_model, stop):
     if settings.compile:
         net = torch.compile(net)
     step = Step(settings, device, world, stop, config.output_activation == "sigmoid",
-                int(config.output_shape[-1]) if config.output_shape else 1)  # fmt: skip
+                int(config.output_shape[-1]) if config.output_shape else 1,
+                config.outputs)  # fmt: skip
 
     def shard(split):  # this process's share of an evaluation split
         if stream is not None:
             return torch.arange(rank, stream.count(split), world)
-        return torch.arange(rank, len((val_t if split == "val" else test_t)[1]), world)
+        return torch.arange(rank, len((val_t if split == "val" else test_t)[0]), world)
 
     def evaluation(split):
         if stream is not None:
