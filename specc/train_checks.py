@@ -140,8 +140,11 @@ def _several_diagnostics(model, params, shapes, input_span, shape_span) -> list[
             info, model, plans, int_input=getattr(params.get(0), "dtype", "float32") == "int",
             in_shape=shapes[0], input_span=input_span, shape_span=shape_span,
             data_span=train.spans.get("data"))  # fmt: skip
-    if not any(d.code in ("E0421", "E0423") for d in found):
-        found += output_checks.output_diagnostics(model, plans)
+    # an output without fitting labels has no task to check its loss and metrics against
+    unlabelled = {d.primary_span for d in found if d.code in ("E0421", "E0423")}
+    labelled = [p for p in plans if model.nodes[p.index].span not in unlabelled
+                and model.nodes[p.index].name_span not in unlabelled]  # fmt: skip
+    found += output_checks.output_diagnostics(model, labelled)
     if not plans:
         return found
     first = plans[0]

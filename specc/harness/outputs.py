@@ -77,7 +77,7 @@ def for_heads(y, heads: tuple[Head, ...], where: str, key: str) -> dict[str, np.
     """Each output's label set, checked and shaped for its task (``labels.for_task``)."""
     if not isinstance(y, dict):
         raise DataError(
-            f"{where} has one label set but the model has several outputs "
+            f"{where} has one label set, but the model has several outputs "
             f"({', '.join(h.name for h in heads)}): train on npz:PATH with y_train_NAME and "
             "y_test_NAME per output, or on a dataset with a label set per output"
         )
