@@ -255,3 +255,70 @@ def test_several_outputs_train_resume_and_record_alike_in_both_backends(tmp_path
         assert "Traceback" not in err and "lacks the arrays y_train_alcohol, y_test_alcohol" in err
     assert columns["torch"] == columns["keras"]
     assert columns["torch"][:4] == ["epoch", "loss", "cultivar_loss", "alcohol_loss"]
+
+
+@pytest.mark.slow
+def test_several_outputs_are_tracked_alike_in_mlflow_and_tensorboard(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    pytest.importorskip("tensorboard")
+    from specc.harness.main import main
+    from tests.test_train_tracking import events
+
+    monkeypatch.chdir(tmp_path)  # MLflow's default store is sqlite:///mlflow.db, here
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    flags = ["--epochs", "2", "--device", "cpu", "--track", "mlflow", "--tensorboard"]
+    tags = {}
+    for backend in ("torch", "keras"):
+        pytest.importorskip(backend)
+        out = tmp_path / backend
+        assert cli.main(["emit", str(WINE), "-b", backend, "--train", "-o", str(out)]) == 0
+        assert main(flags, folder=out) == 0
+        rows = history(out)
+        train, validation = (
+            events(out / "tensorboard" / "train"),
+            events(out / "tensorboard" / "validation"),
+        )
+        for key in ("loss", "cultivar_loss", "cultivar_accuracy", "alcohol_mae"):
+            assert [v for _, v in train[f"epoch_{key}"]] == pytest.approx(
+                [float(r[key]) for r in rows], rel=1e-5
+            )
+            assert [v for _, v in validation[f"epoch_{key}"]] == pytest.approx(
+                [float(r[f"val_{key}"]) for r in rows], rel=1e-5
+            )
+        tags[backend] = (set(train) - {"epoch_steps_per_second"}, set(validation))
+    assert tags["torch"] == tags["keras"]
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("wine_multitask_mlp")
+    for run in client.search_runs([experiment.experiment_id]):
+        out = tmp_path / run.data.params["backend"]
+        rows = history(out)
+        assert run.data.params["losses"]  # each output's loss, weight, task and metrics
+        for key in ("cultivar_loss", "val_alcohol_r2"):
+            logged = client.get_metric_history(run.info.run_id, key)
+            assert [m.value for m in logged] == pytest.approx([float(r[key]) for r in rows])
+        final = json.loads((out / "run.json").read_text())["metrics"]
+        assert run.data.metrics["test_cultivar_accuracy"] == pytest.approx(
+            final["test_cultivar_accuracy"]
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_several_outputs_train_on_two_processes_or_replicas(tmp_path, backend):
+    """torchrun's processes sum each output's sums; Keras's MirroredStrategy runs the same
+    per-output losses and metrics (a validation split whose batches split evenly between the
+    two replicas: Keras cannot evaluate a batch that does not, whatever the outputs)."""
+    pytest.importorskip(backend)
+    from tests.test_train import train
+
+    result = train(backend, tmp_path, "--epochs", "2", "--nproc", "2", "--device", "cpu",
+                   "--validation-split", "0.2", spec=WINE)  # fmt: skip
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["world_size"] == 2
+    assert info["metrics"]["test_cultivar_accuracy"] > 0.6
+    header = list(history(tmp_path)[0])
+    assert header[:4] == ["epoch", "loss", "cultivar_loss", "alcohol_loss"]
+    assert "val_alcohol_r2" in header and len(history(tmp_path)) == 2
+    assert result.stdout.count("test_cultivar_accuracy") == 1, "one report"
