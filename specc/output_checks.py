@@ -21,7 +21,7 @@ from typing import Any
 from specc import data_catalog
 from specc.diagnostics import Diagnostic, error
 from specc.harness.tasks import LOSSES, METRICS, TASKS, infer_task, metric_column, output_problem
-from specc.ir import Model, Shape, TrainConfig
+from specc.ir import Model, Shape
 from specc.layers import lookup
 from specc.source import Span
 
@@ -250,8 +250,3 @@ def data_diagnostics(
                                      shape_span=shape_span, output_span=node.span,
                                      origin=origin, task=plan.task)  # fmt: skip
     return found
-
-
-def monitor_span(train: TrainConfig) -> Span | None:
-    """Where the monitored value is written."""
-    return train.spans.get("monitor.value", train.spans.get("monitor"))

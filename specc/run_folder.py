@@ -31,7 +31,7 @@ from specc.harness.config import (
 from specc.harness.tracking import spec_copy_name
 from specc.layers import lookup
 from specc.output_checks import output_plans, several
-from specc.train_checks import output_activation, resolve_training
+from specc.train_checks import Training, output_activation, resolve_training
 
 HARNESS_DIR = Path(specc.harness.__file__).resolve().parent
 ENTRY_SOURCE = "entry.py"  # copied as RUN/train.py rather than into the package
@@ -69,8 +69,7 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
         outputs = tuple(OutputInfo(p.name, tuple(p.shape), p.shape[-1], p.activation)
                         for p in plans)  # fmt: skip
         first = plans[0]
-        plan = plan.__class__(first.task, first.loss, first.loss_args, first.metrics,
-                              first.metric_args)  # fmt: skip
+        plan = Training(first.task, first.loss, first.loss_args, first.metrics, first.metric_args)
     return RunConfig(
         spec_name=model.name,
         spec_file=checked.source.name.replace("\\", "/"),

@@ -24,7 +24,7 @@ from specc.harness.tasks import (
     output_problem,
 )
 from specc.ir import Model, Shape, TrainConfig
-from specc.layers import fmt_shape, lookup
+from specc.layers import fmt_shape
 from specc.source import Span
 
 INT_DATA_HELP = 'train token ids on "npz:PATH" (integer x arrays) or synthetic'
@@ -54,10 +54,7 @@ class Training:
 
 def output_activation(model: Model, params: dict[int, Any]) -> str | None:
     """The output layer's activation (``softmax``, ...), or None for none or linear."""
-    node = model.nodes[model.output]
-    kind, p = lookup(node.kind), params.get(node.index)
-    act = kind.activation(p) if kind is not None and p is not None else None
-    return None if act in (None, "linear") else act
+    return output_checks.activation_of(model, params, model.output)
 
 
 def resolve_training(train: TrainConfig, activation: str | None, out_shape: Shape) -> Training:
