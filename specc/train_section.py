@@ -24,6 +24,7 @@ from specc.harness.tasks import LOSS_ALIASES, LOSSES, METRICS, OUTPUT_ARGS, TASK
 from specc.ir import TrainConfig
 from specc.source import Span
 from specc.syntax import Arg, Statement
+from specc.train_spans import PER_OUTPUT, detail_spans, output_spans
 
 Report = Callable[[Diagnostic], None]
 
@@ -51,8 +52,6 @@ TRAIN_KEYS = {
 _NAMED_WITH_ARGS = ("optimizer", "schedule", "loss")
 # settings written as `key arg=value ...` (may be bare): their argument tables
 _ARGUMENTS_ONLY = {"early_stopping": EARLY_STOPPING, "clip": CLIP, "augment": AUGMENT}
-# settings written once per output (`loss mse output=alcohol`): the TrainConfig field they add to
-_PER_OUTPUT = {"loss": "losses", "metrics": "output_metrics"}
 
 
 def read_train(stmt: Statement | None, report: Report) -> TrainConfig:
@@ -66,36 +65,6 @@ def read_train(stmt: Statement | None, report: Report) -> TrainConfig:
 def _labels_of(loss: str) -> str:
     """What a loss's labels are, in words."""
     return LOSSES[LOSS_ALIASES.get(loss, loss)].labels
-
-
-def _detail_spans(key: str, item: Statement) -> dict[str, Span]:
-    """Where the parts of a setting are written, for the checks against the model:
-    ``loss.value`` (the loss's name), ``monitor.value``, ``metrics.NAME`` (each metric)."""
-    found = {}
-    positional = [a for a in item.args if a.key is None]
-    if positional:
-        found[f"{key}.value"] = positional[0].span
-    if key == "metrics":
-        for arg in item.args:
-            name = arg.key if arg.key is not None else str(arg.value.value)
-            found.setdefault(f"metrics.{name}", arg.span)
-    return found
-
-
-def _output_spans(key: str, item: Statement) -> dict[str, Span]:
-    """Where a per-output line is written: ``loss@NAME``, ``metrics@NAME`` (its line) and
-    ``metrics@NAME.METRIC`` (each metric), for the checks against the model's outputs."""
-    output = next((a for a in item.args if a.key == "output"), None)
-    if key not in _PER_OUTPUT or output is None:
-        return {}
-    name = str(output.value.value)
-    found = {f"{key}@{name}": item.span, f"{key}@{name}.output": output.span}
-    if key == "metrics":
-        for arg in item.args:
-            if arg.key != "output":
-                word = arg.key if arg.key is not None else str(arg.value.value)
-                found.setdefault(f"metrics@{name}.{word}", arg.span)
-    return found
 
 
 class _Reader:
@@ -123,11 +92,11 @@ class _Reader:
             if key is None:
                 self.unknown_setting(item)
                 continue
-            if key in _PER_OUTPUT and key in items and self.another_output(item, items[key]):
+            if key in PER_OUTPUT and key in items and self.another_output(item, items[key]):
                 parsed = self.train_value(key, item)
-                spans.update(_output_spans(key, item))
+                spans.update(output_spans(key, item))
                 if parsed is not None:
-                    field = _PER_OUTPUT[key]
+                    field = PER_OUTPUT[key]
                     values[field] = (*values.get(field, ()), *parsed[field])
                 continue
             if key in values or key in items:
@@ -142,8 +111,8 @@ class _Reader:
                 )
                 continue
             spans[key] = item.span
-            spans.update(_detail_spans(key, item))
-            spans.update(_output_spans(key, item))
+            spans.update(detail_spans(key, item))
+            spans.update(output_spans(key, item))
             items[key] = item
             parsed = self.train_value(key, item)
             if parsed is not None:
