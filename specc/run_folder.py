@@ -24,6 +24,7 @@ from specc.harness.config import (
     CONFIG_NAME,
     ENTRY_NAME,
     PACKAGE_NAME,
+    InputInfo,
     OutputInfo,
     RunConfig,
     config_text,
@@ -83,6 +84,7 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
         output_activation=activation,
         output_shape=tuple(out_shape),
         outputs=outputs,
+        inputs=_inputs(checked),
         train={
             "data": train.data or DEFAULT_DATA,
             "task": plan.task,
@@ -112,16 +114,33 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
     )
 
 
+def _inputs(checked: CheckedModel) -> tuple[InputInfo, ...]:
+    """Each input of a model with several, in order (none for one input); token-id inputs
+    share the vocabulary every id reader accepts."""
+    model = checked.model
+    assert model is not None
+    if len(model.inputs) < 2:
+        return ()
+    vocab = _input_vocab(checked, every=True)
+    found = []
+    for index in model.inputs:
+        ids = getattr(checked.params.get(index), "dtype", "float32") == "int"
+        found.append(InputInfo(model.nodes[index].name, tuple(checked.infos[index].shape),
+                               "int64" if ids else "float32", vocab if ids else None))  # fmt: skip
+    return tuple(found)
+
+
 def _takes_ids(checked: CheckedModel) -> bool:
     return getattr(checked.params.get(0), "dtype", "float32") == "int"
 
 
-def _input_vocab(checked: CheckedModel) -> int | None:
+def _input_vocab(checked: CheckedModel, every: bool = False) -> int | None:
     """For integer inputs: the smallest vocabulary among the layers that read the ids, so
-    that every id in [0, vocab) is valid for all of them; else None."""
+    that every id in [0, vocab) is valid for all of them; else None (``every``: whichever
+    input takes the ids, not only the first)."""
     model = checked.model
     assert model is not None
-    if not _takes_ids(checked):
+    if not _takes_ids(checked) and not every:
         return None
     readers = [n for n in model.nodes if getattr(lookup(n.kind), "int_input", False)]
     vocabs = [checked.params[n.index].vocab for n in readers if n.index in checked.params]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc import data_catalog, output_checks
+from specc import data_catalog, input_checks, output_checks
 from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.harness.augment import active
 from specc.harness.tasks import (
@@ -90,8 +90,18 @@ def train_diagnostics(
     train = model.train
     if model.output not in shapes or 0 not in shapes or train.span is None:
         return []  # a model without a train section is not checked for training
+    if input_checks.several(model):
+        info = data_catalog.lookup(train.data) if train.data else None
+        inputs_found = input_checks.setting_diagnostics(model)
+        if info is not None:  # one array of samples: nothing else of it is checked
+            return inputs_found + input_checks.data_diagnostics(
+                info, model, data_span=train.spans.get("data")
+            )
+    else:
+        inputs_found = []
     if output_checks.several(model):
-        return _several_diagnostics(model, params, shapes, input_span, shape_span)
+        found = _several_diagnostics(model, params, shapes, input_span, shape_span)
+        return inputs_found + [d for d in found if not (inputs_found and d.code == "E0418")]
     out_shape = shapes[model.output]
     activation = output_activation(model, params)
     int_input = getattr(params.get(0), "dtype", "float32") == "int"
@@ -122,7 +132,7 @@ def train_diagnostics(
     if train.validation_split > 0:
         reported += [f"val_{name}" for name in reported]
     found += _setting_diagnostics(train, plan, shapes[0], reported, names)
-    return found
+    return inputs_found + [d for d in found if not (inputs_found and d.code == "E0418")]
 
 
 def _several_diagnostics(model, params, shapes, input_span, shape_span) -> list[Diagnostic]:

@@ -14,7 +14,7 @@ import pytest
 from pydantic import model_validator
 
 from specc import error_codes
-from specc.compiler import check_file, check_text
+from specc.compiler import check_text
 from specc.error_codes import RANGES, CatalogueError, codes, lookup, normalize, parse_entry
 from specc.layers import lookup as lookup_kind
 from tests.golden_diagnostics import ROOT
@@ -26,7 +26,6 @@ FORMAT = "explanations/README.md"
 OTHERWISE_TESTED = {
     "E0220": "test_e0220_reports_a_schema_that_fails_outside_validation",
     "E0601": "test_e0601_is_what_emit_reports_for_the_backend_that_cannot",
-    "E0422": "test_e0422_is_what_train_reports_for_several_inputs",
     "E0112": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0113": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0701": "test_e0701_names_every_layer_a_spec_cannot_express",
@@ -204,18 +203,6 @@ def test_e0601_is_what_emit_reports_for_the_backend_that_cannot():
     checked = check_text(lookup("W0601").example, error_codes.EXAMPLE_FILE)
     assert [d.code for d in backend_diagnostics(checked, "torch")] == ["E0601"]
     assert backend_diagnostics(checked, "keras") == []
-
-
-def test_e0422_is_what_train_reports_for_several_inputs():
-    from specc.training import harness_limits
-
-    several_outputs = check_text(lookup("W0501").corrected, error_codes.EXAMPLE_FILE)
-    assert several_outputs.ok
-    assert harness_limits(several_outputs) == []  # several outputs train
-    checked = check_file(ROOT / "specs" / "two_heads.spec")
-    assert checked.ok
-    assert [d.code for d in harness_limits(checked)] == ["E0422"]
-    assert "several inputs" in harness_limits(checked)[0].message
 
 
 def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):

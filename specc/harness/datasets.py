@@ -11,7 +11,8 @@ The same numpy code for both backends, so that both see identical samples:
   tabular sets standardised with the training split's mean and std; other npz arrays as
   stored;
 - labels: as each task takes them (``labels.py``); a model with several outputs gets a dict
-  of label sets by output name (``outputs.py``);
+  of label sets by output name (``outputs.py``), one with several inputs a dict of samples by
+  input name (``feeds.py``);
 - splits: mnist, cifar10, npz and the generated sets keep their test set, the others hold out
   20% (stratified for class labels); validation is a fraction of the training part
   (stratified for class labels); the seed of every split is fixed (0), independent of the
@@ -27,9 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import catalog, formats, generated, outputs
+from . import catalog, feeds, formats, generated, outputs
 from . import labels as labels_module
 from .errors import DataError
+from .feeds import Feed
 from .outputs import Head
 
 SPLIT_SEED = 0  # fixed: every seed and both frameworks see the same splits
@@ -59,6 +61,7 @@ class Inputs:
     task: str = "classify"
     output_shape: tuple[int, ...] | None = None  # None: (classes,)
     heads: tuple[Head, ...] = ()  # a model with several outputs: each, with its task
+    feeds: tuple[Feed, ...] = ()  # a model with several inputs: each
 
     @property
     def ids(self) -> bool:
@@ -81,6 +84,7 @@ def inputs_of(config) -> Inputs:
         config.train.get("task", "classify"),
         tuple(config.output_shape) or None,
         outputs.heads_of(config),
+        feeds.feeds_of(config),
     )
 
 
@@ -119,38 +123,44 @@ def load_dataset(name: str, inputs: Inputs, data_dir: str | None = None, validat
     if len(loaded) == 2:  # a text source: the arrays and its characters
         loaded, vocabulary = loaded
     x_train, y_train, x_test, y_test = loaded
+    shapes = {f.name: f.shape for f in inputs.feeds}
     for key, x, y in (("x_train", x_train, y_train), ("x_test", x_test, y_test)):
-        check_samples(x, name, key)
-        if len(x) != outputs.count(y):
+        feeds.each(x, lambda v, n, key=key: check_samples(v, name, f"{key}_{n}" if n else key))
+        feeds.check_lengths(x, name, key)
+        if feeds.count(x) != outputs.count(y):
             what = key.replace("x_", "y_")
             raise DataError(
-                f"{name}: {key} has {len(x)} samples but {what} has {outputs.count(y)} labels"
+                f"{name}: {key} has {feeds.count(x)} samples but {what} has "
+                f"{outputs.count(y)} labels"
             )
-    x_train, x_test = fit_shape(x_train, inputs.shape, name), fit_shape(x_test, inputs.shape, name)
+    x_train, x_test = (feeds.each(x, lambda v, n: fit_shape(v, shapes.get(n, inputs.shape), name))
+                       for x in (x_train, x_test))  # fmt: skip
     y_train, y_test = labelled(y_train, inputs, name, "y_train"), labelled(y_test, inputs, name,
                                                                           "y_test")  # fmt: skip
     if outputs.count(y_train) == 0:
         raise DataError(f"{name}: no training samples")
     if inputs.heads:
         by, task = outputs.stratify_by(y_train, inputs.heads)
-        train, val = split(by if by is not None else x_train, validation_split, task)
+        every = np.zeros(outputs.count(y_train))
+        train, val = split(by if by is not None else every, validation_split, task)
     else:
         train, val = split(y_train, validation_split, inputs.task)
-    x_train, x_val = x_train[train], x_train[val]
+    x_train, x_val = outputs.take(x_train, train), outputs.take(x_train, val)
     y_train, y_val = outputs.take(y_train, train), outputs.take(y_train, val)
-    if len(x_train) == 0:
+    if feeds.count(x_train) == 0:
         raise DataError(f"{name}: no training samples are left after the validation split")
     if name in STANDARDISED:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
         x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
     if name in STANDARDISED_TARGETS:
         outputs.standardise(y_train, (y_val, y_test), STANDARDISED_TARGETS[name])
-    dtype = inputs.dtype
+    dtypes = {f.name: f.dtype for f in inputs.feeds}
+
+    def typed(x):
+        return feeds.each(x, lambda v, n: v.astype(dtypes.get(n, inputs.dtype)))
+
     return Dataset(
-        (x_train.astype(dtype), y_train),
-        (x_val.astype(dtype), y_val),
-        (x_test.astype(dtype), y_test),
-        vocabulary,
+        (typed(x_train), y_train), (typed(x_val), y_val), (typed(x_test), y_test), vocabulary
     )
 
 
@@ -184,6 +194,8 @@ def load_source(name: str, inputs: Inputs, data_dir: str | None):
         return synthetic(name, inputs)
     if name.startswith("npz:") or (name.endswith(".npz") and os.path.isfile(name)):
         return load_npz(name.removeprefix("npz:"), inputs)
+    if inputs.feeds:
+        raise feeds.one_array(name, inputs.feeds)
     base = name.partition(":")[0]
     info = catalog.lookup(name)
     is_folder = name.startswith("folder:") or (info is None and os.path.isdir(name))
@@ -334,13 +346,15 @@ def synthetic(name: str, inputs: Inputs):
     n_train, n_test = int(count), max(1, int(count) // 4)
     total = n_train + n_test
     shape = (total, *inputs.shape)
-    if inputs.ids:
+    if inputs.feeds:
+        x = feeds.synthetic(inputs.feeds, total, rng)
+    elif inputs.ids:
         x = rng.integers(0, inputs.vocab or 1, size=shape, dtype="int64")
     else:
         x = rng.standard_normal(shape, dtype="float32")
     if inputs.heads:
         train_y, test_y = outputs.split_dict(outputs.synthetic(inputs.heads, total, rng), n_train)
-        return x[:n_train], train_y, x[n_train:], test_y
+        return first(x, n_train), train_y, rest(x, n_train), test_y
     out = inputs.out
     if inputs.task == "regression":
         y = rng.standard_normal((total, out[-1])).astype("float32")
@@ -348,18 +362,36 @@ def synthetic(name: str, inputs: Inputs):
         y = rng.integers(0, 2, size=(total, out[-1])).astype("int64")
     else:
         y = rng.integers(0, out[-1], size=(total, *out[:-1])).astype("int64")
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    return first(x, n_train), y[:n_train], rest(x, n_train), y[n_train:]
+
+
+def first(x, n: int):
+    """The first ``n`` samples of ``x`` (an array, or a dict of them by input)."""
+    return feeds.each(x, lambda v, _: v[:n])
+
+
+def rest(x, n: int):
+    """The samples of ``x`` after the first ``n``."""
+    return feeds.each(x, lambda v, _: v[n:])
 
 
 def load_npz(path: str, inputs: Inputs):
     """An npz archive: uint8 samples / 255, other numbers as stored; token ids kept int64."""
-    if inputs.heads:
-        keys = outputs.npz_keys(inputs.heads)
-        arrays = formats.read_npz(
-            path, keys, lambda names: outputs.missing_npz(path, names, inputs.heads)
-        )
-        arrays["y_train"] = outputs.npz_labels(arrays, inputs.heads, "train")
-        arrays["y_test"] = outputs.npz_labels(arrays, inputs.heads, "test")
+    if inputs.heads or inputs.feeds:  # an array per input, a label set per output, by name
+        x_keys = feeds.npz_keys(inputs.feeds) if inputs.feeds else ("x_train", "x_test")
+        y_keys = outputs.npz_keys(inputs.heads) if inputs.heads else ("y_train", "y_test")
+        arrays = formats.read_npz(path, (*x_keys, *y_keys), lambda names: outputs.missing_npz(
+            path, names, inputs.heads, inputs.feeds))  # fmt: skip
+        if inputs.heads:
+            arrays["y_train"] = outputs.npz_labels(arrays, inputs.heads, "train")
+            arrays["y_test"] = outputs.npz_labels(arrays, inputs.heads, "test")
+        if inputs.feeds:
+            for key in x_keys:
+                check_samples(arrays[key], f"npz:{path}", key)
+            train, test = (
+                feeds.npz_samples(arrays, inputs.feeds, s, path) for s in ("train", "test")
+            )
+            return train, arrays["y_train"], test, arrays["y_test"]
     else:
         arrays = formats.read_npz(path)
     where = f"npz:{path}"

@@ -25,6 +25,7 @@ from . import keras_checkpoint, keras_metrics
 from .datasets import inputs_of, load_dataset
 from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
+from .feeds import count, each
 from .outputs import take
 from .runfiles import remove_temporaries, replace_atomically
 from .streaming import open_stream
@@ -174,9 +175,9 @@ def fit_epoch(model, data, validation, settings, epoch, stop, verbose, callbacks
     """``fit`` for the single epoch ``epoch`` on ``data`` in that epoch's order; returns
     Keras's History."""
     x, y = data
-    order = epoch_order(len(x), settings.seed, epoch)
+    order = epoch_order(count(x), settings.seed, epoch)
     return model.fit(
-        np.take(x, order, axis=0),
+        take(x, order),
         take(y, order),
         batch_size=settings.batch,
         epochs=epoch + 1,
@@ -239,20 +240,21 @@ def train(config, settings, build_model, stop):
         print(f"no checkpoint in {out}: starting from scratch", flush=True)
     scope, device = configure(settings)
     inputs = inputs_of(config)
-    prep = Preprocess(settings, config.input_shape)
+    prep = Preprocess(settings, () if config.inputs else config.input_shape)
     stream = open_stream(settings, inputs)
     data = None
     if stream is None:
         data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
         splits = data.splits
-        if inputs.ids:  # token ids: the dtype of the model's keras.Input
-            splits = tuple((x.astype("int32"), y) for x, y in splits)
+        if inputs.ids or any(f.ids for f in inputs.feeds):  # the dtype of keras.Input's ids
+            splits = tuple((each(x, lambda v, _: v.astype("int32") if v.dtype == np.int64 else v),
+                            y) for x, y in splits)  # fmt: skip
         (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
         x_val, x_test = prep.evaluation(x_val), prep.evaluation(x_test)
         x_fixed = None if prep.per_epoch else prep.training(x_train, 0)
-        samples = len(x_train)
-        validation = (x_val, y_val) if len(x_val) else None
-        testing = (x_test, y_test) if len(x_test) else None
+        samples = count(x_train)
+        validation = (x_val, y_val) if count(x_val) else None
+        testing = (x_test, y_test) if count(x_test) else None
     else:
         samples = stream.count("train")
         validation = stream_dataset(stream, "val", None, settings, prep)

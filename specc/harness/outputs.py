@@ -41,8 +41,8 @@ def heads_of(config) -> tuple[Head, ...]:
 
 
 def npz_keys(heads: tuple[Head, ...]) -> tuple[str, ...]:
-    """The arrays an .npz archive needs for these outputs."""
-    return ("x_train", "x_test", *(f"y_{s}_{h.name}" for h in heads for s in ("train", "test")))
+    """The label arrays an .npz archive needs for these outputs."""
+    return tuple(f"y_{s}_{h.name}" for h in heads for s in ("train", "test"))
 
 
 def npz_labels(arrays: dict, heads: tuple[Head, ...], split: str) -> dict[str, np.ndarray]:
@@ -50,12 +50,18 @@ def npz_labels(arrays: dict, heads: tuple[Head, ...], split: str) -> dict[str, n
     return {h.name: arrays[f"y_{split}_{h.name}"] for h in heads}
 
 
-def missing_npz(path: str, names: list[str], heads: tuple[Head, ...]) -> str:
-    """The message for an archive that lacks some of the arrays several outputs need."""
-    wanted = ", ".join(f"y_train_{h.name}/y_test_{h.name}" for h in heads)
+def missing_npz(path: str, names: list[str], heads: tuple[Head, ...], feeds=()) -> str:
+    """The message for an archive that lacks some of the arrays several outputs (or inputs,
+    ``feeds``) need."""
+    wanted = [f"x_train_{f.name}/x_test_{f.name}" for f in feeds]
+    wanted += [f"y_train_{h.name}/y_test_{h.name}" for h in heads]
+    what = " and ".join(
+        w for w, several in (("one array per input", feeds), ("one label set per output", heads))
+        if several
+    )  # fmt: skip
     return (
-        f"{path} lacks the arrays {', '.join(names)}: a model with several outputs "
-        f"trains on one label set per output, by name ({wanted})"
+        f"{path} lacks the arrays {', '.join(names)}: this model trains on {what}, by name "
+        f"({', '.join(wanted)})"
     )
 
 

@@ -190,6 +190,9 @@ class Settings:
         self._check_args(AUGMENT, self.augment, "augment")
         if self.early_stopping is not None:
             self._check_args(EARLY_STOPPING, self.early_stopping, "early_stopping")
+        if config.inputs and (self.normalize or self.augment):
+            raise RunError("augment and normalize transform one image input; this model has "
+                           f"{len(config.inputs)} inputs")  # fmt: skip
         if self.accumulate < 1:
             raise RunError(f"accumulate must be at least 1, not {self.accumulate}")
         if self.monitor not in self.reported():

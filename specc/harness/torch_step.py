@@ -95,11 +95,14 @@ class Step:
     names (``cultivar_loss``, ``cultivar_accuracy``).  Each output's loss is what Keras reports
     under its TensorFlow backend: the mean of the batches' means, every batch counting once
     (Keras weighs them by a batch size its compiled step does not know), where the total loss
-    and the metrics count every sample once.
+    and the metrics count every sample once.  With several inputs (``inputs``) a batch's
+    samples are a dict by input name, passed to ``forward`` in the model's order.
     """
 
-    def __init__(self, settings, device, world, stop, sigmoid: bool, classes: int, outputs=()):
+    def __init__(self, settings, device, world, stop, sigmoid: bool, classes: int, outputs=(),
+                 inputs=()):  # fmt: skip
         self.loss = TotalLoss(settings.losses)
+        self.inputs = tuple(i.name for i in inputs)  # several: the model takes one tensor each
         self.outputs = tuple(o.name for o in outputs)
         if outputs:
             shape = {o.name: o for o in outputs}
@@ -124,7 +127,10 @@ class Step:
         """The model's scores before any output softmax or sigmoid, under autocast if asked
         (a dict by output name for several outputs; float32 when ``as_float``)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            scores = net(xb, logits=True)
+            if self.inputs:
+                scores = net(*(xb[name] for name in self.inputs), logits=True)
+            else:
+                scores = net(xb, logits=True)
         if self.outputs:
             scores = dict(zip(self.outputs, scores, strict=True))
         if as_float:
@@ -180,14 +186,16 @@ class Step:
 def memory_batches(data, order, batch, device):
     """Batches of the tensors ``data`` in ``order`` (indices), moved to ``device``."""
     x, y = data
-    order = order.to(x.device)
+    order = order.to(next(iter(x.values())).device if isinstance(x, dict) else x.device)
+
+    def take(v):  # one tensor, or a dict of them (several inputs or outputs)
+        if isinstance(v, dict):
+            return {name: t[idx].to(device, non_blocking=True) for name, t in v.items()}
+        return v[idx].to(device, non_blocking=True)
+
     for start in range(0, len(order), batch):
         idx = order[start : start + batch]
-        if isinstance(y, dict):
-            yb = {name: v[idx].to(device, non_blocking=True) for name, v in y.items()}
-        else:
-            yb = y[idx].to(device, non_blocking=True)
-        yield x[idx].to(device, non_blocking=True), yb
+        yield take(x), take(y)
 
 
 def train_epoch(net, optimisation, batches, steps, step, progress):
