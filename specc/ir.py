@@ -134,6 +134,8 @@ class TrainConfig(BaseModel):
     # one loss per named output: (output, loss, args, weight)
     losses: tuple[tuple[str, str, dict[str, float], float], ...] = ()
     metric_args: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # the metrics lines that name an output: (output, metrics, their arguments)
+    output_metrics: tuple[tuple[str, tuple[str, ...], dict[str, dict[str, float]]], ...] = ()
     schedule: str | None = None
     schedule_args: dict[str, float] = Field(default_factory=dict)
     clip: dict[str, float] = Field(default_factory=dict)

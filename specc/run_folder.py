@@ -20,10 +20,19 @@ import specc.harness
 from specc.compiler import CheckedModel
 from specc.fsutil import atomic_write
 from specc.harness.catalog import DEFAULT_DATA
-from specc.harness.config import CONFIG_NAME, ENTRY_NAME, PACKAGE_NAME, RunConfig, config_text
+from specc.harness.config import (
+    CONFIG_NAME,
+    ENTRY_NAME,
+    PACKAGE_NAME,
+    InputInfo,
+    OutputInfo,
+    RunConfig,
+    config_text,
+)
 from specc.harness.tracking import spec_copy_name
 from specc.layers import lookup
-from specc.train_checks import output_activation, resolve_training
+from specc.output_checks import output_plans, several
+from specc.train_checks import Training, output_activation, resolve_training
 
 HARNESS_DIR = Path(specc.harness.__file__).resolve().parent
 ENTRY_SOURCE = "entry.py"  # copied as RUN/train.py rather than into the package
@@ -52,6 +61,16 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
     train = model.train
     activation = output_activation(model, checked.params)
     plan = resolve_training(train, activation, out_shape)
+    losses = [{"output": o, "loss": n, "args": dict(a), "weight": w} for o, n, a, w in train.losses]
+    outputs: tuple[OutputInfo, ...] = ()
+    if several(model):  # each output's own loss, task and metrics; the first's at the top
+        shapes = {i: info.shape for i, info in checked.infos.items()}
+        plans = output_plans(model, checked.params, shapes)
+        losses = [p.entry() for p in plans]
+        outputs = tuple(OutputInfo(p.name, tuple(p.shape), p.shape[-1], p.activation)
+                        for p in plans)  # fmt: skip
+        first = plans[0]
+        plan = Training(first.task, first.loss, first.loss_args, first.metrics, first.metric_args)
     return RunConfig(
         spec_name=model.name,
         spec_file=checked.source.name.replace("\\", "/"),
@@ -64,15 +83,14 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
         num_classes=out_shape[-1],
         output_activation=activation,
         output_shape=tuple(out_shape),
+        outputs=outputs,
+        inputs=_inputs(checked),
         train={
             "data": train.data or DEFAULT_DATA,
             "task": plan.task,
             "loss": plan.loss,
             "loss_args": plan.loss_args,
-            "losses": [
-                {"output": o, "loss": n, "args": dict(a), "weight": w}
-                for o, n, a, w in train.losses
-            ],
+            "losses": losses,
             "optimizer": train.optimizer,
             "optimizer_args": dict(train.optimizer_args),
             "batch": train.batch_size,
@@ -96,16 +114,33 @@ def run_config(checked: CheckedModel, backend: str) -> RunConfig:
     )
 
 
+def _inputs(checked: CheckedModel) -> tuple[InputInfo, ...]:
+    """Each input of a model with several, in order (none for one input); token-id inputs
+    share the vocabulary every id reader accepts."""
+    model = checked.model
+    assert model is not None
+    if len(model.inputs) < 2:
+        return ()
+    vocab = _input_vocab(checked, every=True)
+    found = []
+    for index in model.inputs:
+        ids = getattr(checked.params.get(index), "dtype", "float32") == "int"
+        found.append(InputInfo(model.nodes[index].name, tuple(checked.infos[index].shape),
+                               "int64" if ids else "float32", vocab if ids else None))  # fmt: skip
+    return tuple(found)
+
+
 def _takes_ids(checked: CheckedModel) -> bool:
     return getattr(checked.params.get(0), "dtype", "float32") == "int"
 
 
-def _input_vocab(checked: CheckedModel) -> int | None:
+def _input_vocab(checked: CheckedModel, every: bool = False) -> int | None:
     """For integer inputs: the smallest vocabulary among the layers that read the ids, so
-    that every id in [0, vocab) is valid for all of them; else None."""
+    that every id in [0, vocab) is valid for all of them; else None (``every``: whichever
+    input takes the ids, not only the first)."""
     model = checked.model
     assert model is not None
-    if not _takes_ids(checked):
+    if not _takes_ids(checked) and not every:
         return None
     readers = [n for n in model.nodes if getattr(lookup(n.kind), "int_input", False)]
     vocabs = [checked.params[n.index].vocab for n in readers if n.index in checked.params]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc import data_catalog
+from specc import data_catalog, input_checks, output_checks
 from specc.diagnostics import Diagnostic, closest, did_you_mean, error
 from specc.harness.augment import active
 from specc.harness.tasks import (
@@ -24,7 +24,7 @@ from specc.harness.tasks import (
     output_problem,
 )
 from specc.ir import Model, Shape, TrainConfig
-from specc.layers import fmt_shape, lookup
+from specc.layers import fmt_shape
 from specc.source import Span
 
 INT_DATA_HELP = 'train token ids on "npz:PATH" (integer x arrays) or synthetic'
@@ -54,10 +54,7 @@ class Training:
 
 def output_activation(model: Model, params: dict[int, Any]) -> str | None:
     """The output layer's activation (``softmax``, ...), or None for none or linear."""
-    node = model.nodes[model.output]
-    kind, p = lookup(node.kind), params.get(node.index)
-    act = kind.activation(p) if kind is not None and p is not None else None
-    return None if act in (None, "linear") else act
+    return output_checks.activation_of(model, params, model.output)
 
 
 def resolve_training(train: TrainConfig, activation: str | None, out_shape: Shape) -> Training:
@@ -93,6 +90,18 @@ def train_diagnostics(
     train = model.train
     if model.output not in shapes or 0 not in shapes or train.span is None:
         return []  # a model without a train section is not checked for training
+    if input_checks.several(model):
+        info = data_catalog.lookup(train.data) if train.data else None
+        inputs_found = input_checks.setting_diagnostics(model)
+        if info is not None:  # one array of samples: nothing else of it is checked
+            return inputs_found + input_checks.data_diagnostics(
+                info, model, data_span=train.spans.get("data")
+            )
+    else:
+        inputs_found = []
+    if output_checks.several(model):
+        found = _several_diagnostics(model, params, shapes, input_span, shape_span)
+        return inputs_found + [d for d in found if not (inputs_found and d.code == "E0418")]
     out_shape = shapes[model.output]
     activation = output_activation(model, params)
     int_input = getattr(params.get(0), "dtype", "float32") == "int"
@@ -119,8 +128,36 @@ def train_diagnostics(
         task_found = [d for d in task_found if "token ids" not in d.message]
     found += task_found
     names = tuple(model.nodes[o].name for o in (model.outputs or (model.output,)))
-    found += _setting_diagnostics(train, plan, shapes[0], out_shape, names)
-    return found
+    reported = ["loss", *(metric_column(m, plan.metric_args.get(m)) for m in plan.metrics)]
+    if train.validation_split > 0:
+        reported += [f"val_{name}" for name in reported]
+    found += _setting_diagnostics(train, plan, shapes[0], reported, names)
+    return inputs_found + [d for d in found if not (inputs_found and d.code == "E0418")]
+
+
+def _several_diagnostics(model, params, shapes, input_span, shape_span) -> list[Diagnostic]:
+    """:func:`train_diagnostics` for a model with several outputs (``output_checks.py``)."""
+    train = model.train
+    names = tuple(model.nodes[o].name for o in model.outputs)
+    plans = output_checks.output_plans(model, params, shapes)
+    found = output_checks.section_diagnostics(model, names)
+    info = data_catalog.lookup(train.data) if train.data else None
+    if info is not None:
+        found += output_checks.data_diagnostics(
+            info, model, plans, int_input=getattr(params.get(0), "dtype", "float32") == "int",
+            in_shape=shapes[0], input_span=input_span, shape_span=shape_span,
+            data_span=train.spans.get("data"))  # fmt: skip
+    # an output without fitting labels has no task to check its loss and metrics against
+    unlabelled = {d.primary_span for d in found if d.code in ("E0421", "E0423")}
+    labelled = [p for p in plans if model.nodes[p.index].span not in unlabelled
+                and model.nodes[p.index].name_span not in unlabelled]  # fmt: skip
+    found += output_checks.output_diagnostics(model, labelled)
+    if not plans:
+        return found
+    first = plans[0]
+    plan = Training(first.task, first.loss, first.loss_args, first.metrics, first.metric_args)
+    reported = output_checks.reported(plans, train.validation_split)
+    return found + _setting_diagnostics(train, plan, shapes[0], reported, names)
 
 
 def _origin(train: TrainConfig, plan: Training) -> tuple[tuple[Span, str], ...]:
@@ -201,11 +238,8 @@ def _task_diagnostics(train, plan, activation, out_shape, out_node, int_input, i
     return found
 
 
-def _setting_diagnostics(train, plan, in_shape, out_shape, output_names):
+def _setting_diagnostics(train, plan, in_shape, reported, output_names):
     found = []
-    reported = ["loss", *(metric_column(m, plan.metric_args.get(m)) for m in plan.metrics)]
-    if train.validation_split > 0:
-        reported += [f"val_{name}" for name in reported]
     if train.monitor is not None and train.monitor not in reported:
         close = closest(train.monitor, reported)
         where = _value_span(train, "monitor", train.spans.get("monitor"))
@@ -377,6 +411,20 @@ def dataset_diagnostics(
                 else did_you_mean(shape_span, fmt_shape(in_shape), fmt_shape(info.shapes[0])),
             )
         )
+    if info.label_sets:
+        sets = " ".join(s.name for s in info.label_sets)
+        found.append(
+            error(
+                "E0423",
+                f"{info.name} has one label set per output ({sets.replace(' ', ', ')}), but "
+                "the model has one output",
+                data_span or output_span,
+                f"{info.name}{where}: several label sets",
+                related=((output_span, "the model's one output"),) if data_span else (),
+                help=f"give the model one output per label set, named after it: `output {sets}`",
+            )
+        )
+        return found
     task = task if task is not None else info.tasks[0]
     if task not in info.tasks:
         found.append(

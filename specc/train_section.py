@@ -24,6 +24,7 @@ from specc.harness.tasks import LOSS_ALIASES, LOSSES, METRICS, OUTPUT_ARGS, TASK
 from specc.ir import TrainConfig
 from specc.source import Span
 from specc.syntax import Arg, Statement
+from specc.train_spans import PER_OUTPUT, detail_spans, output_spans
 
 Report = Callable[[Diagnostic], None]
 
@@ -66,20 +67,6 @@ def _labels_of(loss: str) -> str:
     return LOSSES[LOSS_ALIASES.get(loss, loss)].labels
 
 
-def _detail_spans(key: str, item: Statement) -> dict[str, Span]:
-    """Where the parts of a setting are written, for the checks against the model:
-    ``loss.value`` (the loss's name), ``monitor.value``, ``metrics.NAME`` (each metric)."""
-    found = {}
-    positional = [a for a in item.args if a.key is None]
-    if positional:
-        found[f"{key}.value"] = positional[0].span
-    if key == "metrics":
-        for arg in item.args:
-            name = arg.key if arg.key is not None else str(arg.value.value)
-            found.setdefault(f"metrics.{name}", arg.span)
-    return found
-
-
 class _Reader:
     """Reads one train section, reporting through ``report``."""
 
@@ -105,10 +92,12 @@ class _Reader:
             if key is None:
                 self.unknown_setting(item)
                 continue
-            if key == "loss" and key in items and self.another_output(item, items[key]):
+            if key in PER_OUTPUT and key in items and self.another_output(item, items[key]):
                 parsed = self.train_value(key, item)
+                spans.update(output_spans(key, item))
                 if parsed is not None:
-                    values["losses"] = (*values.get("losses", ()), *parsed["losses"])
+                    field = PER_OUTPUT[key]
+                    values[field] = (*values.get(field, ()), *parsed[field])
                 continue
             if key in values or key in items:
                 self.report(
@@ -122,7 +111,8 @@ class _Reader:
                 )
                 continue
             spans[key] = item.span
-            spans.update(_detail_spans(key, item))
+            spans.update(detail_spans(key, item))
+            spans.update(output_spans(key, item))
             items[key] = item
             parsed = self.train_value(key, item)
             if parsed is not None:
@@ -337,14 +327,21 @@ class _Reader:
         return {"normalize": stats}
 
     def metrics(self, item: Statement, positional, keyword):
-        """``metrics accuracy auc top_k=3``: names; a metric's argument as ``name=value``."""
-        if not item.args:
+        """``metrics accuracy auc top_k=3``: names; a metric's argument as ``name=value``;
+        ``output=NAME``: the metrics of one output of a model with several."""
+        output = [a for a in item.args if a.key == "output"]
+        args = [a for a in item.args if a.key != "output"]
+        if not args:
             self.report(error("E0404", "`metrics` takes names", item.span, "e.g. metrics accuracy"))
             return None
+        if output:
+            parsed = self.table_args("metrics", {"output": OUTPUT_ARGS["output"]}, output)
+            if parsed is None:
+                return None
         names: list[str] = []
         metric_args: dict[str, dict[str, float]] = {}
         ok = True
-        for arg in item.args:
+        for arg in args:
             name = arg.key if arg.key is not None else str(arg.value.value)
             where = arg.key_span if arg.key is not None else arg.span
             if name not in METRICS:
@@ -382,7 +379,10 @@ class _Reader:
             names.append(name)
         if not ok:
             return None
-        return {"metrics": tuple(names), "metric_args": metric_args}
+        found: dict[str, Any] = {"metrics": tuple(names), "metric_args": metric_args}
+        if output:
+            found["output_metrics"] = ((parsed["output"], tuple(names), metric_args),)
+        return found
 
     # -- arguments -------------------------------------------------------------------------
 

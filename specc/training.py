@@ -21,10 +21,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specc import data_catalog
+from specc import data_catalog, input_checks, output_checks
 from specc.compiler import CheckedModel
 from specc.data_catalog import DEFAULT_DATA
-from specc.diagnostics import Diagnostic, error, render_all
+from specc.diagnostics import Diagnostic, render_all
 from specc.harness.backends import missing_message, missing_modules
 from specc.harness.config import CHECKPOINTS, CONFIG_NAME, ENTRY_NAME, read_config
 from specc.harness.errors import EXIT_ERRORS, EXIT_USAGE, HarnessError
@@ -48,7 +48,22 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
         return []
     first, last = model.nodes[0], model.nodes[model.output]
     default = model.train.data is None and data == DEFAULT_DATA
+    origin = "the default --data" if default else "from --data"
+    if input_checks.several(model):
+        return input_checks.data_diagnostics(info, model, origin=origin)
     shape = checked.infos.get(first.index)
+    if output_checks.several(model):
+        shapes = {i: found.shape for i, found in checked.infos.items()}
+        return output_checks.data_diagnostics(
+            info,
+            model,
+            output_checks.output_plans(model, checked.params, shapes, data),
+            int_input=getattr(checked.params.get(first.index), "dtype", "float32") == "int",
+            in_shape=shape.shape if shape else None,
+            input_span=first.span,
+            shape_span=first.span,
+            origin=origin,
+        )
     out = checked.infos.get(last.index)
     task = None
     if out is not None:
@@ -68,26 +83,14 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
 
 
 def harness_limits(checked: CheckedModel) -> list[Diagnostic]:
-    """What the training harness cannot train yet, located: a model with several inputs or
-    several outputs (it feeds one array of samples and one of labels)."""
-    model = checked.model
-    if model is None:
-        return []
-    found = []
-    for what, nodes in (("inputs", model.inputs), ("outputs", model.outputs)):
-        if len(nodes) > 1:
-            second = model.nodes[nodes[1]]
-            found.append(
-                error(
-                    "E0422",
-                    f"the training harness cannot train a model with several {what} yet",
-                    second.name_span,
-                    f"a second {what[:-1]}",
-                    help="emit the model (`specc emit`) and train it with your own loop, or "
-                    f"train a spec with one {what[:-1]}",
-                )
-            )
-    return found
+    """What the training harness cannot train whatever the data, located.
+
+    Nothing at present: several inputs and several outputs train (one array of samples per
+    input, one label set per output); what a dataset cannot feed is
+    :func:`data_diagnostics`'s.  ``specc emit --train`` asks before it writes a run folder.
+    """
+    del checked  # every checked spec trains
+    return []
 
 
 def run_dir(checked: CheckedModel, backend: str, out: str | None) -> Path:
@@ -130,8 +133,7 @@ def prepare(checked: CheckedModel, args: argparse.Namespace) -> tuple[Path, RunL
 
     assert checked.model is not None
     backend = args.backend
-    found = harness_limits(checked)
-    found += data_diagnostics(checked, resolve_data(checked, getattr(args, "data", None)))
+    found = data_diagnostics(checked, resolve_data(checked, getattr(args, "data", None)))
     found += backend_diagnostics(checked, backend)  # what this backend cannot express
     if found:
         print(render_all(checked.source, found), file=sys.stderr)

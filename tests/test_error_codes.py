@@ -26,7 +26,6 @@ FORMAT = "explanations/README.md"
 OTHERWISE_TESTED = {
     "E0220": "test_e0220_reports_a_schema_that_fails_outside_validation",
     "E0601": "test_e0601_is_what_emit_reports_for_the_backend_that_cannot",
-    "E0422": "test_e0422_is_what_train_reports_for_several_outputs",
     "E0112": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0113": "test_e0112_and_e0113_are_raised_with_the_limits_lowered",
     "E0701": "test_e0701_names_every_layer_a_spec_cannot_express",
@@ -204,14 +203,6 @@ def test_e0601_is_what_emit_reports_for_the_backend_that_cannot():
     checked = check_text(lookup("W0601").example, error_codes.EXAMPLE_FILE)
     assert [d.code for d in backend_diagnostics(checked, "torch")] == ["E0601"]
     assert backend_diagnostics(checked, "keras") == []
-
-
-def test_e0422_is_what_train_reports_for_several_outputs():
-    from specc.training import harness_limits
-
-    checked = check_text(lookup("W0501").corrected, error_codes.EXAMPLE_FILE)
-    assert checked.ok
-    assert [d.code for d in harness_limits(checked)] == ["E0422"]
 
 
 def test_e0112_and_e0113_are_raised_with_the_limits_lowered(monkeypatch):

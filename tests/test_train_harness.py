@@ -131,7 +131,9 @@ def test_config_round_trips_and_bad_files_are_named(tmp_path):
     assert document["output"] == {"shape": [10], "classes": 10, "activation": "softmax"}
     cases = [
         ("{", r"config\.json is not valid JSON \(line 1\)"),
-        (json.dumps({**document, "format": 9}), "has format 9; this harness reads format 2"),
+        (json.dumps({**document, "format": 9}), "has format 9; this harness reads format 3"),
+        (json.dumps({**document, "format": 2}), "write the run folder again with this specc"),
+        (json.dumps({**document, "outputs": [{"name": "a"}]}), r"outputs\[0\]\.shape must be"),
         (json.dumps({**document, "backend": "jax"}), "unknown backend 'jax'"),
         (json.dumps({**document, "train": {"data": "digits"}}), "train lacks task, loss"),
         (

@@ -221,3 +221,92 @@ def test_weighted_losses_of_several_outputs_agree():
         torch.nn.functional.mse_loss(torch.from_numpy(sb), torch.from_numpy(yb)))  # fmt: skip
     assert t == pytest.approx(expected, rel=1e-6)
     assert k == pytest.approx(t, rel=2e-5)
+
+
+def several_outputs_run():
+    """A run of a model with three outputs (classify, regression, binary), each with its own
+    loss, weight and metrics: its configuration and settings, as the harness reads them."""
+    from specc.harness.config import OutputInfo, RunConfig
+
+    outputs = (OutputInfo("cultivar", (3,), 3, "softmax"), OutputInfo("alcohol", (2,), 2, None),
+               OutputInfo("flag", (1,), 1, "sigmoid"))  # fmt: skip
+    terms = (
+        LossTerm("cultivar", "sparse_categorical_crossentropy", {"label_smoothing": 0.1}, 1.0,
+                 "classify", ("accuracy", "top_k", "f1"), {"top_k": {"k": 2}}),
+        LossTerm("alcohol", "huber", {"delta": 0.5}, 0.5, "regression", ("mae", "rmse", "r2")),
+        LossTerm("flag", "binary_crossentropy", {}, 2.0, "binary", ("accuracy", "auc")),
+    )  # fmt: skip
+    config = RunConfig(spec_name="three", spec_file="three.spec", spec_sha256="0" * 64,
+                       backend="keras", model_file="three_keras.py", input_shape=(6,),
+                       input_dtype="float32", vocab_size=None, num_classes=3,
+                       output_activation="softmax", train={}, output_shape=(3,),
+                       outputs=outputs)  # fmt: skip
+    settings = Settings(data="x", data_dir=None, epochs=1, batch=16, seed=0, lr=0.1,
+                        validation_split=0.0, out=".", device="cpu", nproc=1, resume=False,
+                        compile=False, mixed_precision=False, loss=terms[0].loss,
+                        metrics=terms[0].metrics, optimizer="adam", optimizer_args={},
+                        task="classify", losses=terms,
+                        outputs=tuple(o.name for o in outputs))  # fmt: skip
+    return config, settings
+
+
+def test_several_outputs_report_the_same_numbers_in_both_frameworks():
+    """The weighted total, every output's loss and every output's metric, through each loop's
+    own code (Keras: the harness's ``compile_model`` and ``evaluate``; PyTorch: the loop's
+    ``Step`` and ``evaluate``), batch by batch, under Keras's names."""
+    from specc.harness import keras_loop, torch_step
+
+    config, settings = several_outputs_run()
+    n = 50  # batches of 16: the last one is smaller, as in an epoch
+    sa = RNG.normal(0, 2, size=(n, 3)).astype("float32")
+    ya = RNG.integers(0, 3, size=n).astype("int64")
+    sa += 2.5 * np.eye(3, dtype="float32")[ya]
+    sb = RNG.normal(0, 1, size=(n, 2)).astype("float32")
+    yb = (sb + RNG.normal(0, 0.8, size=(n, 2))).astype("float32")
+    sc = RNG.normal(0, 2, size=(n, 1)).astype("float32")
+    yc = (RNG.random((n, 1)) < 1 / (1 + np.exp(-sc))).astype("float32")
+    labels = {"cultivar": ya, "alcohol": yb, "flag": yc}
+
+    class Heads(torch.nn.Module):
+        """The scores as they are, one slice per output."""
+
+        def forward(self, x, logits=False):
+            assert logits
+            return x[:, :3], x[:, 3:5], x[:, 5:]
+
+    step = torch_step.Step(settings, torch.device("cpu"), 1, None, False, 3, config.outputs)
+    x = torch.from_numpy(np.concatenate([sa, sb, sc], axis=1))
+    y = {k: torch.from_numpy(v) for k, v in labels.items()}
+    batches = torch_step.memory_batches((x, y), torch.arange(n), settings.batch, "cpu")
+    t = torch_step.evaluate(Heads(), batches, step)
+
+    inputs = [keras.Input((3,)), keras.Input((2,)), keras.Input((1,))]
+    model = keras.Model(inputs, [
+        keras.layers.Activation("softmax", name="cultivar")(inputs[0]),
+        keras.layers.Activation("linear", name="alcohol")(inputs[1]),
+        keras.layers.Activation("sigmoid", name="flag")(inputs[2]),
+    ])  # fmt: skip
+    keras_loop.compile_model(model, settings, config)
+    k = model.evaluate([sa, sb, sc], labels, batch_size=settings.batch, verbose=0,
+                       return_dict=True)  # fmt: skip
+
+    assert set(t) == set(k) == set(settings.reported()), (sorted(t), sorted(k))
+    for name in t:
+        tolerance = 5e-3 if name.endswith("auc") else 1e-4  # as for one output
+        assert t[name] == pytest.approx(k[name], rel=tolerance, abs=1e-5), name
+    # the total counts every sample once; each output's loss is the mean of the batches'
+    # means, as Keras reports it (its compiled step weighs the batches by an unknown size)
+    cuts = range(0, n, settings.batch)
+    terms = {term.output: term for term in settings.losses}
+    for output, scores in (("cultivar", sa), ("alcohol", sb), ("flag", sc)):
+        term = terms[output]
+        means = [float(torch_metrics.TotalLoss([LossTerm(None, term.loss, term.args)])(
+            torch.from_numpy(scores[i : i + settings.batch]),
+            torch.from_numpy(labels[output][i : i + settings.batch]))) for i in cuts]  # fmt: skip
+        assert t[f"{output}_loss"] == pytest.approx(np.mean(means), rel=1e-6)
+    # the total: the weighted sum of the outputs' losses, every sample counting once
+    total = torch_metrics.TotalLoss(settings.losses)(
+        {"cultivar": torch.from_numpy(sa), "alcohol": torch.from_numpy(sb),
+         "flag": torch.from_numpy(sc)}, y)  # fmt: skip
+    assert n % settings.batch  # a last, smaller batch: the two means differ
+    assert t["loss"] == pytest.approx(float(total), rel=1e-5)

@@ -79,3 +79,30 @@ def test_each_task_learns_in_both_backends(spec, tmp_path, one_thread):
         assert header[-2:] == ["lr", "seconds"] and f"val_{metric[5:]}" in header
     if bound is not None:
         assert abs(values["keras"] - values["torch"]) <= bound, values
+
+
+# a spec with several outputs: flags, then per output (metric, threshold, higher is better,
+# bound on |keras - torch|); the trivial answers: the majority cultivar 0.40, r2 0
+SEVERAL_OUTPUTS = {
+    "wine_multitask_mlp": (["--epochs", "12"], [("test_cultivar_accuracy", 0.8, True, 0.1),
+                                                ("test_alcohol_r2", 0.1, True, 0.3)]),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", sorted(SEVERAL_OUTPUTS))
+def test_each_output_of_a_several_output_spec_learns_in_both_backends(spec, tmp_path, one_thread):
+    flags, targets = SEVERAL_OUTPUTS[spec]
+    infos = {b: train_here(spec, b, tmp_path / b, flags) for b in ("torch", "keras")}
+    for metric, threshold, higher, bound in targets:
+        values = {b: info["metrics"][metric] for b, info in infos.items()}
+        for backend, value in values.items():
+            assert (value >= threshold) if higher else (value <= threshold), (
+                backend,
+                metric,
+                value,
+            )
+        assert abs(values["keras"] - values["torch"]) <= bound, (metric, values)
+    for backend in infos:
+        header = (tmp_path / backend / "history.csv").read_text().splitlines()[0].split(",")
+        assert {f"val_{m[5:]}" for m, *_ in targets} <= set(header)

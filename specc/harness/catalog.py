@@ -12,6 +12,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class LabelSet:
+    """One of a dataset's label sets, for the model output of the same name: its task and its
+    number of classes (or targets)."""
+
+    name: str
+    task: str
+    classes: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     """A named dataset: the input shapes a spec may declare for it, its number of classes
     (labels, targets or tokens) and the tasks its labels are for (the first is the default).
@@ -29,6 +40,12 @@ class DatasetInfo:
     tasks: tuple[str, ...] = ("classify",)
     rank: int = 0  # for a dataset made at the model's size: the rank of its input, else 0
     vocab: int | None = None  # token ids are in [0, vocab)
+    # several label sets, one per model output of the same name (empty: one set, ``classes``)
+    label_sets: tuple[LabelSet, ...] = ()
+
+    def label_set(self, name: str) -> LabelSet | None:
+        """The label set called ``name``, or None."""
+        return next((s for s in self.label_sets if s.name == name), None)
 
 
 CATALOG: dict[str, DatasetInfo] = {
@@ -56,6 +73,25 @@ CATALOG: dict[str, DatasetInfo] = {
             "scikit-learn's wine recognition, 13 features",
             "features",
             "standardised with the training split's mean and std",
+        ),
+        DatasetInfo(
+            "wine_multitask",
+            ((12,),),
+            3,
+            "scikit-learn's wine recognition as two tasks: from the 12 features other than "
+            "alcohol, the cultivar (3 classes) and the alcohol content (one target)",
+            "features",
+            "standardised with the training split's mean and std; the alcohol target too",
+            tasks=("classify", "regression"),
+            label_sets=(
+                LabelSet("cultivar", "classify", 3, "the grape's cultivar, 0 to 2"),
+                LabelSet(
+                    "alcohol",
+                    "regression",
+                    1,
+                    "alcohol (% vol), standardised with the training split's mean and std",
+                ),
+            ),
         ),
         DatasetInfo(
             "breast_cancer",
@@ -125,7 +161,8 @@ CATALOG: dict[str, DatasetInfo] = {
 # Data sources whose shapes are only known at load time: what each is, by how it is written.
 OPEN_SOURCES = {
     "synthetic[:N]": "random samples of the model's input shape (token ids for an int input)",
-    "npz:PATH": "an .npz archive holding x_train, y_train, x_test and y_test",
+    "npz:PATH": "an .npz archive holding x_train, y_train, x_test and y_test (several outputs: "
+    "y_train_NAME and y_test_NAME per output NAME)",
     "folder:DIR": "one sub-folder of images per class (a plain folder path works too)",
     "text:PATH": "any text file, character by character, for a language model",
 }

@@ -4,12 +4,14 @@ specc writes it (``specc.run_folder.run_config``); the harness reads it here and
 the file's name, anything it cannot use.  Command-line flags override its ``train`` values.
 
     {
-      "format": 2,
+      "format": 3,
       "spec": {"name": "digits_cnn", "file": "specs/digits_cnn.spec", "sha256": "<64 hex>"},
       "backend": "torch",
       "model_file": "digits_cnn_torch.py",
       "input": {"shape": [8, 8, 1], "dtype": "float32", "vocab_size": null},
       "output": {"shape": [10], "classes": 10, "activation": "softmax"},
+      "inputs": [],
+      "outputs": [],
       "train": {"data": "digits", "task": "classify",
                 "loss": "sparse_categorical_crossentropy", "loss_args": {}, "losses": [],
                 "optimizer": "adam", "optimizer_args": {"lr": 0.001}, "batch": 32,
@@ -19,8 +21,18 @@ the file's name, anything it cannot use.  Command-line flags override its ``trai
                 "monitor": null, "augment": {}, "normalize": {}}
     }
 
-``losses`` (one entry per named output: output, loss, args, weight) is empty for a model
-with one output; ``monitor`` null means ``val_loss`` (``loss`` without validation data).
+``monitor`` null means ``val_loss`` (``loss`` without validation data).
+
+A model with several outputs (format 3) lists them in ``outputs``, in the model's order, each
+``{"name": "cultivar", "shape": [3], "classes": 3, "activation": "softmax"}`` (``output`` is
+the first of them), and ``train.losses`` has one entry per output, in the same order, with
+everything that output trains with: ``{"output": "cultivar", "loss": ..., "args": {},
+"weight": 1.0, "task": "classify", "metrics": ["accuracy"], "metric_args": {}}``; the
+top-level ``task``, ``loss`` and ``metrics`` are then the first output's.  For a model with one
+output ``outputs`` is empty and ``losses`` holds at most the loss line that named the output.
+Likewise ``inputs`` lists the inputs of a model with several, in the model's order, each
+``{"name": "image", "shape": [8, 8, 1], "dtype": "float32", "vocab_size": null}`` (``input`` is
+the first of them), and is empty for a model with one input.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from typing import Any
 from .backends import NAMES as BACKEND_NAMES
 from .errors import RunError
 
-FORMAT = 2
+FORMAT = 3
 CONFIG_NAME = "config.json"
 ENTRY_NAME = "train.py"  # the script that runs a run folder
 PACKAGE_NAME = "specc_harness"  # the harness's folder inside a run folder
@@ -67,6 +79,38 @@ TRAIN_KEYS = {  # key: the types its value may have
 
 
 @dataclass(frozen=True)
+class OutputInfo:
+    """One output of a model with several: its name, shape (without the batch axis), classes
+    (the last axis's size) and activation (None: linear)."""
+
+    name: str
+    shape: tuple[int, ...]
+    classes: int
+    activation: str | None
+
+    def document(self) -> dict[str, Any]:
+        """Its entry in ``config.json``'s ``outputs``."""
+        return {"name": self.name, "shape": list(self.shape), "classes": self.classes,
+                "activation": self.activation}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """One input of a model with several: its name, shape (without the batch axis), dtype and
+    vocabulary (token ids are in [0, vocab_size))."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    vocab_size: int | None = None
+
+    def document(self) -> dict[str, Any]:
+        """Its entry in ``config.json``'s ``inputs``."""
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+                "vocab_size": self.vocab_size}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """The contents of ``config.json``."""
 
@@ -82,6 +126,8 @@ class RunConfig:
     output_activation: str | None
     train: dict[str, Any]
     output_shape: tuple[int, ...] = ()  # without the batch axis, in the spec's order
+    outputs: tuple[OutputInfo, ...] = ()  # a model with several outputs: each, in order
+    inputs: tuple[InputInfo, ...] = ()  # a model with several inputs: each, in order
 
     @property
     def probabilities(self) -> bool:
@@ -106,6 +152,8 @@ class RunConfig:
                 "classes": self.num_classes,
                 "activation": self.output_activation,
             },
+            "inputs": [i.document() for i in self.inputs],
+            "outputs": [o.document() for o in self.outputs],
             "train": dict(self.train),
         }
 
@@ -173,6 +221,14 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
     out_shape = need(output.get("shape"), (list,), "output.shape")
     if not out_shape or not all(isinstance(d, int) and d > 0 for d in out_shape):
         raise RunError(f"{where}: output.shape must be a list of positive sizes, not {out_shape}")
+    outputs = tuple(
+        _output(o, f"outputs[{i}]", need, where)
+        for i, o in enumerate(need(document.get("outputs"), (list,), "outputs"))
+    )
+    several_inputs = tuple(
+        _input(i, f"inputs[{n}]", need, where)
+        for n, i in enumerate(need(document.get("inputs"), (list,), "inputs"))
+    )
     missing = [key for key in TRAIN_KEYS if key not in train]
     if missing:
         raise RunError(f"{where}: train lacks {', '.join(missing)}")
@@ -191,4 +247,36 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
         output_activation=activation,
         train={key: train[key] for key in TRAIN_KEYS},
         output_shape=tuple(out_shape),
+        outputs=outputs,
+        inputs=several_inputs,
     )
+
+
+def _input(entry: Any, what: str, need, where: str) -> InputInfo:
+    """One entry of ``inputs``, checked."""
+    need(entry, (dict,), what)
+    name = need(entry.get("name"), (str,), f"{what}.name")
+    shape = need(entry.get("shape"), (list,), f"{what}.shape")
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise RunError(f"{where}: {what}.shape must be a list of positive sizes, not {shape}")
+    dtype = need(entry.get("dtype"), (str,), f"{what}.dtype")
+    if dtype not in INPUT_DTYPES:
+        raise RunError(f"{where}: {what}.dtype must be one of {', '.join(INPUT_DTYPES)}")
+    vocab = entry.get("vocab_size")
+    if vocab is not None and need(vocab, (int,), f"{what}.vocab_size") < 1:
+        raise RunError(f"{where}: {what}.vocab_size must be positive")
+    return InputInfo(name, tuple(shape), dtype, vocab)
+
+
+def _output(entry: Any, what: str, need, where: str) -> OutputInfo:
+    """One entry of ``outputs``, checked."""
+    need(entry, (dict,), what)
+    name = need(entry.get("name"), (str,), f"{what}.name")
+    shape = need(entry.get("shape"), (list,), f"{what}.shape")
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise RunError(f"{where}: {what}.shape must be a list of positive sizes, not {shape}")
+    classes = need(entry.get("classes"), (int,), f"{what}.classes")
+    activation = entry.get("activation")
+    if activation is not None:
+        need(activation, (str,), f"{what}.activation")
+    return OutputInfo(name, tuple(shape), classes, activation)

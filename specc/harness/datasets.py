@@ -5,12 +5,14 @@ The same numpy code for both backends, so that both see identical samples:
 - sources: the catalog's names (``digits``, ``iris``, ``wine``, ``breast_cancer``,
   ``diabetes``, ``multilabel``: scikit-learn; ``mnist``: idx files; ``cifar10``: python
   batches; ``shapes``, ``chunks``, ``corpus``: generated, ``generated.py``), ``npz:PATH``
-  (x_train, y_train, x_test, y_test), ``folder:DIR`` or a folder path (one sub-folder of
-  images per class), ``text:PATH`` (characters), ``synthetic[:N]``;
+  (x_train, y_train, x_test, y_test; several outputs: ``outputs.py``), ``folder:DIR`` or a
+  folder path (one sub-folder of images per class), ``text:PATH`` (characters), ``synthetic[:N]``;
 - normalisation: digits / 16; mnist, cifar10, image folders and uint8 npz arrays / 255; the
   tabular sets standardised with the training split's mean and std; other npz arrays as
   stored;
-- labels: as each task takes them (``labels.py``);
+- labels: as each task takes them (``labels.py``); a model with several outputs gets a dict
+  of label sets by output name (``outputs.py``), one with several inputs a dict of samples by
+  input name (``feeds.py``);
 - splits: mnist, cifar10, npz and the generated sets keep their test set, the others hold out
   20% (stratified for class labels); validation is a fraction of the training part
   (stratified for class labels); the seed of every split is fixed (0), independent of the
@@ -26,9 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import catalog, formats, generated
+from . import catalog, feeds, formats, generated, outputs
 from . import labels as labels_module
 from .errors import DataError
+from .feeds import Feed
+from .outputs import Head
 
 SPLIT_SEED = 0  # fixed: every seed and both frameworks see the same splits
 TEST_FRACTION = 0.2  # for datasets without their own test set
@@ -56,6 +60,8 @@ class Inputs:
     vocab: int | None = None  # token ids are in [0, vocab)
     task: str = "classify"
     output_shape: tuple[int, ...] | None = None  # None: (classes,)
+    heads: tuple[Head, ...] = ()  # a model with several outputs: each, with its task
+    feeds: tuple[Feed, ...] = ()  # a model with several inputs: each
 
     @property
     def ids(self) -> bool:
@@ -77,6 +83,8 @@ def inputs_of(config) -> Inputs:
         config.vocab_size,
         config.train.get("task", "classify"),
         tuple(config.output_shape) or None,
+        outputs.heads_of(config),
+        feeds.feeds_of(config),
     )
 
 
@@ -115,30 +123,58 @@ def load_dataset(name: str, inputs: Inputs, data_dir: str | None = None, validat
     if len(loaded) == 2:  # a text source: the arrays and its characters
         loaded, vocabulary = loaded
     x_train, y_train, x_test, y_test = loaded
+    shapes = {f.name: f.shape for f in inputs.feeds}
     for key, x, y in (("x_train", x_train, y_train), ("x_test", x_test, y_test)):
-        check_samples(x, name, key)
-        if len(x) != len(y):
+        feeds.each(x, lambda v, n, key=key: check_samples(v, name, f"{key}_{n}" if n else key))
+        feeds.check_lengths(x, name, key)
+        if feeds.count(x) != outputs.count(y):
             what = key.replace("x_", "y_")
-            raise DataError(f"{name}: {key} has {len(x)} samples but {what} has {len(y)} labels")
-    x_train, x_test = fit_shape(x_train, inputs.shape, name), fit_shape(x_test, inputs.shape, name)
-    y_train = labels_module.for_task(y_train, inputs.task, inputs.out, name, "y_train")
-    y_test = labels_module.for_task(y_test, inputs.task, inputs.out, name, "y_test")
-    if len(y_train) == 0:
+            raise DataError(
+                f"{name}: {key} has {feeds.count(x)} samples but {what} has "
+                f"{outputs.count(y)} labels"
+            )
+    x_train, x_test = (feeds.each(x, lambda v, n: fit_shape(v, shapes.get(n, inputs.shape), name))
+                       for x in (x_train, x_test))  # fmt: skip
+    y_train, y_test = labelled(y_train, inputs, name, "y_train"), labelled(y_test, inputs, name,
+                                                                          "y_test")  # fmt: skip
+    if outputs.count(y_train) == 0:
         raise DataError(f"{name}: no training samples")
-    train, val = split(y_train, validation_split, inputs.task)
-    x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
-    if len(x_train) == 0:
+    if inputs.heads:
+        by, task = outputs.stratify_by(y_train, inputs.heads)
+        every = np.zeros(outputs.count(y_train))
+        train, val = split(by if by is not None else every, validation_split, task)
+    else:
+        train, val = split(y_train, validation_split, inputs.task)
+    x_train, x_val = outputs.take(x_train, train), outputs.take(x_train, val)
+    y_train, y_val = outputs.take(y_train, train), outputs.take(y_train, val)
+    if feeds.count(x_train) == 0:
         raise DataError(f"{name}: no training samples are left after the validation split")
     if name in STANDARDISED:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
         x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
-    dtype = inputs.dtype
+    if name in STANDARDISED_TARGETS:
+        outputs.standardise(y_train, (y_val, y_test), STANDARDISED_TARGETS[name])
+    dtypes = {f.name: f.dtype for f in inputs.feeds}
+
+    def typed(x):
+        return feeds.each(x, lambda v, n: v.astype(dtypes.get(n, inputs.dtype)))
+
     return Dataset(
-        (x_train.astype(dtype), y_train),
-        (x_val.astype(dtype), y_val),
-        (x_test.astype(dtype), y_test),
-        vocabulary,
+        (typed(x_train), y_train), (typed(x_val), y_val), (typed(x_test), y_test), vocabulary
     )
+
+
+def labelled(y, inputs: Inputs, where: str, key: str):
+    """The labels ``y`` checked and shaped for the model: one array for one output, a dict by
+    output name for several (a dataset with several label sets needs several outputs)."""
+    if inputs.heads:
+        return outputs.for_heads(y, inputs.heads, where, key)
+    if isinstance(y, dict):
+        raise DataError(
+            f"{where} has one label set per output ({', '.join(y)}), but the model has one "
+            f"output: give it one output per label set, named after it (`output {' '.join(y)}`)"
+        )
+    return labels_module.for_task(y, inputs.task, inputs.out, where, key)
 
 
 def split(y: np.ndarray, fraction: float, task: str):
@@ -158,6 +194,8 @@ def load_source(name: str, inputs: Inputs, data_dir: str | None):
         return synthetic(name, inputs)
     if name.startswith("npz:") or (name.endswith(".npz") and os.path.isfile(name)):
         return load_npz(name.removeprefix("npz:"), inputs)
+    if inputs.feeds:
+        raise feeds.one_array(name, inputs.feeds)
     base = name.partition(":")[0]
     info = catalog.lookup(name)
     is_folder = name.startswith("folder:") or (info is None and os.path.isdir(name))
@@ -175,6 +213,12 @@ def load_source(name: str, inputs: Inputs, data_dir: str | None):
     if text:
         return generated.text_file(
             name.removeprefix("text:"), inputs.shape[0], inputs.vocab, TEST_FRACTION / 2
+        )
+    if inputs.heads and (base in GENERATED or text or is_folder):
+        raise DataError(
+            f"{name} has one label set, but the model has several outputs "
+            f"({', '.join(h.name for h in inputs.heads)}): train it on npz:PATH with "
+            "y_train_NAME and y_test_NAME per output, or on wine_multitask"
         )
     if base in GENERATED:
         return GENERATED[base](name, inputs)
@@ -221,6 +265,8 @@ def load_sklearn(name: str, data_dir: str | None = None):
         from sklearn import datasets
     except ImportError:
         raise DataError(f"{name} needs scikit-learn: pip install scikit-learn") from None
+    if name == "wine_multitask":
+        return wine_multitask(datasets.load_wine())
     if name == "multilabel":
         x, y = datasets.make_multilabel_classification(
             n_samples=2000, n_features=20, n_classes=5, n_labels=2, random_state=SPLIT_SEED
@@ -237,6 +283,18 @@ def load_sklearn(name: str, data_dir: str | None = None):
     x, y = x.astype("float32"), bunch.target.astype("int64")
     train, test = stratified_split(y, TEST_FRACTION)
     return x[train], y[train], x[test], y[test]
+
+
+def wine_multitask(bunch):
+    """scikit-learn's wine as two label sets: the 12 features other than alcohol; the
+    cultivar (class indices) and the alcohol (one target); 20% held out, stratified by
+    cultivar."""
+    alcohol = bunch.feature_names.index("alcohol")
+    x = np.delete(bunch.data, alcohol, axis=1).astype("float32")
+    y = {"cultivar": bunch.target.astype("int64"),
+         "alcohol": bunch.data[:, alcohol].astype("float32")}  # fmt: skip
+    train, test = stratified_split(y["cultivar"], TEST_FRACTION)
+    return x[train], outputs.take(y, train), x[test], outputs.take(y, test)
 
 
 def load_mnist(name: str, data_dir: str | None):
@@ -268,11 +326,14 @@ LOADERS = {
     "breast_cancer": load_sklearn,
     "diabetes": load_sklearn,
     "multilabel": load_sklearn,
+    "wine_multitask": load_sklearn,
     "mnist": load_mnist,
     "cifar10": load_cifar10,
 }
 # features scaled with the training split's statistics
-STANDARDISED = ("iris", "wine", "breast_cancer", "diabetes", "multilabel")
+STANDARDISED = ("iris", "wine", "breast_cancer", "diabetes", "multilabel", "wine_multitask")
+# label sets scaled with the training split's statistics (after the validation split)
+STANDARDISED_TARGETS = {"wine_multitask": ("alcohol",)}
 
 
 def synthetic(name: str, inputs: Inputs):
@@ -285,10 +346,15 @@ def synthetic(name: str, inputs: Inputs):
     n_train, n_test = int(count), max(1, int(count) // 4)
     total = n_train + n_test
     shape = (total, *inputs.shape)
-    if inputs.ids:
+    if inputs.feeds:
+        x = feeds.synthetic(inputs.feeds, total, rng)
+    elif inputs.ids:
         x = rng.integers(0, inputs.vocab or 1, size=shape, dtype="int64")
     else:
         x = rng.standard_normal(shape, dtype="float32")
+    if inputs.heads:
+        train_y, test_y = outputs.split_dict(outputs.synthetic(inputs.heads, total, rng), n_train)
+        return first(x, n_train), train_y, rest(x, n_train), test_y
     out = inputs.out
     if inputs.task == "regression":
         y = rng.standard_normal((total, out[-1])).astype("float32")
@@ -296,12 +362,38 @@ def synthetic(name: str, inputs: Inputs):
         y = rng.integers(0, 2, size=(total, out[-1])).astype("int64")
     else:
         y = rng.integers(0, out[-1], size=(total, *out[:-1])).astype("int64")
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    return first(x, n_train), y[:n_train], rest(x, n_train), y[n_train:]
+
+
+def first(x, n: int):
+    """The first ``n`` samples of ``x`` (an array, or a dict of them by input)."""
+    return feeds.each(x, lambda v, _: v[:n])
+
+
+def rest(x, n: int):
+    """The samples of ``x`` after the first ``n``."""
+    return feeds.each(x, lambda v, _: v[n:])
 
 
 def load_npz(path: str, inputs: Inputs):
     """An npz archive: uint8 samples / 255, other numbers as stored; token ids kept int64."""
-    arrays = formats.read_npz(path)
+    if inputs.heads or inputs.feeds:  # an array per input, a label set per output, by name
+        x_keys = feeds.npz_keys(inputs.feeds) if inputs.feeds else ("x_train", "x_test")
+        y_keys = outputs.npz_keys(inputs.heads) if inputs.heads else ("y_train", "y_test")
+        arrays = formats.read_npz(path, (*x_keys, *y_keys), lambda names: outputs.missing_npz(
+            path, names, inputs.heads, inputs.feeds))  # fmt: skip
+        if inputs.heads:
+            arrays["y_train"] = outputs.npz_labels(arrays, inputs.heads, "train")
+            arrays["y_test"] = outputs.npz_labels(arrays, inputs.heads, "test")
+        if inputs.feeds:
+            for key in x_keys:
+                check_samples(arrays[key], f"npz:{path}", key)
+            train, test = (
+                feeds.npz_samples(arrays, inputs.feeds, s, path) for s in ("train", "test")
+            )
+            return train, arrays["y_train"], test, arrays["y_test"]
+    else:
+        arrays = formats.read_npz(path)
     where = f"npz:{path}"
     for key in ("x_train", "x_test"):
         check_samples(arrays[key], where, key)

@@ -122,11 +122,12 @@ def extract_cifar10(archive: str) -> str:
     return folder
 
 
-def read_npz(path: str, keys: tuple[str, ...] = NPZ_KEYS) -> dict[str, np.ndarray]:
+def read_npz(path: str, keys: tuple[str, ...] = NPZ_KEYS, lacking=None) -> dict[str, np.ndarray]:
     """The arrays ``keys`` of an .npz archive, as stored, each checked to be readable.
 
     Refuses a missing, empty, truncated or damaged file, one that is not an .npz archive, a
-    missing array and an array of Python objects (never unpickled), naming the file.
+    missing array (``lacking(names)`` says it, when given) and an array of Python objects
+    (never unpickled), naming the file.
     """
     if not os.path.exists(path):
         raise DataError(f"no such file: {path}")
@@ -143,6 +144,8 @@ def read_npz(path: str, keys: tuple[str, ...] = NPZ_KEYS) -> dict[str, np.ndarra
     with archive:
         missing = [k for k in keys if k not in archive.files]
         if missing:
+            if lacking is not None:
+                raise DataError(lacking(missing))
             raise DataError(f"{path} lacks the arrays {', '.join(missing)}")
         arrays = {}
         for key in keys:

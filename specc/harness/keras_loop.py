@@ -25,6 +25,8 @@ from . import keras_checkpoint, keras_metrics
 from .datasets import inputs_of, load_dataset
 from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
+from .feeds import count, each
+from .outputs import take
 from .runfiles import remove_temporaries, replace_atomically
 from .streaming import open_stream
 from .tracking import TENSORBOARD_DIR
@@ -130,14 +132,20 @@ def chief() -> bool:
 def compile_model(model, settings, config, per_epoch: int = 1, total: int = 1):
     """The spec's optimizer, loss (on probabilities or scores) and metrics."""
     probabilities = config.probabilities
-    loss, weights = keras_metrics.make_loss(settings.losses, probabilities)
     classes = int(config.output_shape[-1]) if config.output_shape else 1
     sigmoid = config.output_activation == "sigmoid"
+    if config.outputs:  # several: a loss, a weight and metrics per output, by name
+        each = {o.name: o.activation in ("softmax", "sigmoid") for o in config.outputs}
+        loss, weights = keras_metrics.make_loss(settings.losses, each)
+        metrics = keras_metrics.output_metrics(settings, config.outputs)
+    else:
+        loss, weights = keras_metrics.make_loss(settings.losses, probabilities)
+        metrics = keras_metrics.make_metrics(settings, sigmoid, classes, probabilities)
     model.compile(
         optimizer=make_optimizer(settings, per_epoch, total),
         loss=loss,
         loss_weights=weights,
-        metrics=keras_metrics.make_metrics(settings, sigmoid, classes, probabilities),
+        metrics=metrics,
         jit_compile=True if settings.compile else "auto",
     )
 
@@ -167,10 +175,10 @@ def fit_epoch(model, data, validation, settings, epoch, stop, verbose, callbacks
     """``fit`` for the single epoch ``epoch`` on ``data`` in that epoch's order; returns
     Keras's History."""
     x, y = data
-    order = epoch_order(len(x), settings.seed, epoch)
+    order = epoch_order(count(x), settings.seed, epoch)
     return model.fit(
-        np.take(x, order, axis=0),
-        np.take(y, order, axis=0),
+        take(x, order),
+        take(y, order),
         batch_size=settings.batch,
         epochs=epoch + 1,
         initial_epoch=epoch,
@@ -232,20 +240,21 @@ def train(config, settings, build_model, stop):
         print(f"no checkpoint in {out}: starting from scratch", flush=True)
     scope, device = configure(settings)
     inputs = inputs_of(config)
-    prep = Preprocess(settings, config.input_shape)
+    prep = Preprocess(settings, () if config.inputs else config.input_shape)
     stream = open_stream(settings, inputs)
     data = None
     if stream is None:
         data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
         splits = data.splits
-        if inputs.ids:  # token ids: the dtype of the model's keras.Input
-            splits = tuple((x.astype("int32"), y) for x, y in splits)
+        if inputs.ids or any(f.ids for f in inputs.feeds):  # the dtype of keras.Input's ids
+            splits = tuple((each(x, lambda v, _: v.astype("int32") if v.dtype == np.int64 else v),
+                            y) for x, y in splits)  # fmt: skip
         (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
         x_val, x_test = prep.evaluation(x_val), prep.evaluation(x_test)
         x_fixed = None if prep.per_epoch else prep.training(x_train, 0)
-        samples = len(x_train)
-        validation = (x_val, y_val) if len(x_val) else None
-        testing = (x_test, y_test) if len(x_test) else None
+        samples = count(x_train)
+        validation = (x_val, y_val) if count(x_val) else None
+        testing = (x_test, y_test) if count(x_test) else None
     else:
         samples = stream.count("train")
         validation = stream_dataset(stream, "val", None, settings, prep)

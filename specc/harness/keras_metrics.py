@@ -65,13 +65,20 @@ LOSSES = {
 }
 
 
-def make_loss(terms, probabilities: bool):
-    """``(loss, loss_weights)`` for ``compile``: one loss, or one per named output."""
+def make_loss(terms, probabilities):
+    """``(loss, loss_weights)`` for ``compile``: one loss, or one per named output.
+
+    ``probabilities``: whether the model outputs probabilities; with several outputs, a dict
+    of that by output name (a bool there means every output)."""
     if len(terms) == 1 and terms[0].output is None:
         term = terms[0]
         loss = LOSSES[term.loss](term.args, probabilities)
         return loss, None if term.weight == 1.0 else [term.weight]
-    losses = {t.output: LOSSES[t.loss](t.args, probabilities) for t in terms}
+
+    def outputs_probabilities(name):
+        return probabilities[name] if isinstance(probabilities, dict) else probabilities
+
+    losses = {t.output: LOSSES[t.loss](t.args, outputs_probabilities(t.output)) for t in terms}
     return losses, {t.output: t.weight for t in terms}
 
 
@@ -167,6 +174,23 @@ def make_metrics(settings, sigmoid: bool, classes: int, probabilities: bool) -> 
         args = settings.metric_args.get(name, {})
         column = metric_column(name, args)
         found.append(METRICS[name](sigmoid, classes, args, probabilities, column))
+    return found
+
+
+def output_metrics(settings, outputs) -> dict:
+    """Each output's metrics for ``compile`` (a model with several outputs: ``outputs`` are
+    the configuration's), by output name; Keras reports them as ``NAME_accuracy``."""
+    shape = {o.name: o for o in outputs}
+    found = {}
+    for term in settings.losses:
+        out = shape[term.output]
+        sigmoid = out.activation == "sigmoid"
+        probabilities = out.activation in ("softmax", "sigmoid")
+        found[term.output] = [
+            METRICS[name](sigmoid, out.classes, term.metric_args.get(name, {}), probabilities,
+                          metric_column(name, term.metric_args.get(name)))
+            for name in term.metrics
+        ]  # fmt: skip
     return found
 
 

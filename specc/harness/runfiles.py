@@ -152,6 +152,18 @@ def run_info(config, settings, *, backend_versions, device, final, started, resu
         "task": settings.task,
         "loss": settings.loss,
         "metric_names": list(settings.metric_columns()),
+        "outputs": [
+            {
+                "output": t.output,
+                "task": t.task,
+                "loss": t.loss,
+                "weight": t.weight,
+                "metrics": list(t.metrics),
+            }
+            for t in settings.losses
+        ]
+        if settings.outputs
+        else [],
         "schedule": settings.schedule,
         "schedule_args": dict(settings.schedule_args),
         "accumulate": settings.accumulate,

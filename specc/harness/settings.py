@@ -37,12 +37,22 @@ BOOLEAN_ARGUMENTS = ("amsgrad", "nesterov", "centered")  # written 0/1 or true/f
 
 @dataclass(frozen=True)
 class LossTerm:
-    """One output's loss: its name, arguments and weight in the total."""
+    """One output's loss: its name, arguments and weight in the total; in a model with several
+    outputs also the output's task and metrics (a model with one output has the run's)."""
 
     output: str | None  # None: the model's only output
     loss: str
     args: dict[str, Any]
     weight: float = 1.0
+    task: str | None = None  # None: the run's task
+    metrics: tuple[str, ...] = ()
+    metric_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def metric_columns(self) -> tuple[str, ...]:
+        """This output's metrics as reported: ``cultivar_accuracy`` (Keras's naming)."""
+        return tuple(
+            f"{self.output}_{metric_column(m, self.metric_args.get(m))}" for m in self.metrics
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Settings:
     nnodes: int = 1
     node_rank: int = 0
     rdzv_endpoint: str | None = None
+    outputs: tuple[str, ...] = ()  # a model with several outputs: their names, in order
 
     @classmethod
     def resolve(cls, config: RunConfig, args: argparse.Namespace) -> Settings:
@@ -94,10 +105,9 @@ class Settings:
         train = config.train
         validation = float(args.validation_split)
         monitor = train.get("monitor") or ("val_loss" if validation > 0 else "loss")
-        terms = tuple(
-            LossTerm(t["output"], t["loss"], dict(t["args"]), float(t["weight"]))
-            for t in train.get("losses", ())
-        ) or (LossTerm(None, train["loss"], dict(train.get("loss_args", {}))),)
+        terms = tuple(_term(t) for t in train.get("losses", ())) or (
+            LossTerm(None, train["loss"], dict(train.get("loss_args", {}))),
+        )
         settings = cls(
             data=str(args.data),
             data_dir=args.data_dir,
@@ -136,6 +146,7 @@ class Settings:
             nnodes=int(getattr(args, "nnodes", 1) or 1),
             node_rank=int(getattr(args, "node_rank", 0) or 0),
             rdzv_endpoint=getattr(args, "rdzv_endpoint", None),
+            outputs=tuple(o.name for o in config.outputs),
         )
         settings.check(config)
         return settings
@@ -144,18 +155,29 @@ class Settings:
         """Refuse what the tables do not hold, or what the model cannot be trained for."""
         if self.task not in TASKS:
             raise RunError(f"task {self.task} is not supported: use {', '.join(TASKS)}")
+        if self.outputs and [t.output for t in self.losses] != list(self.outputs):
+            raise RunError(
+                f"train.losses must have one entry per output ({', '.join(self.outputs)}), "
+                "in order: write the run folder again with this specc"
+            )
         for term in self.losses:
+            task = term.task or self.task
+            if task not in TASKS:
+                raise RunError(f"task {task} is not supported: use {', '.join(TASKS)}")
             if term.loss not in LOSSES:
                 raise RunError(f"loss {term.loss} is not supported: use {', '.join(LOSSES)}")
-            if self.task not in LOSSES[term.loss].tasks:
-                raise RunError(f"loss {term.loss} does not fit the task {self.task}")
+            if task not in LOSSES[term.loss].tasks:
+                raise RunError(f"loss {term.loss} does not fit the task {task}")
             self._check_args(LOSSES[term.loss].args, term.args, f"loss {term.loss}")
-        for metric in self.metrics:
+        pairs = [(m, self.task, self.metric_args) for m in self.metrics]
+        if self.outputs:
+            pairs = [(m, t.task, t.metric_args) for t in self.losses for m in t.metrics]
+        for metric, task, args in pairs:
             if metric not in METRICS:
                 raise RunError(f"metric {metric} is not supported: use {', '.join(METRICS)}")
-            if self.task not in METRICS[metric].tasks:
-                raise RunError(f"metric {metric} does not fit the task {self.task}")
-            self._check_args(METRICS[metric].args, self.metric_args.get(metric, {}), metric)
+            if task not in METRICS[metric].tasks:
+                raise RunError(f"metric {metric} does not fit the task {task}")
+            self._check_args(METRICS[metric].args, args.get(metric, {}), metric)
         if self.optimizer not in OPTIMIZERS:
             raise RunError(f"optimizer {self.optimizer} is not supported: {', '.join(OPTIMIZERS)}")
         extra = [k for k in self.optimizer_args if k not in OPTIMIZERS[self.optimizer]]
@@ -168,6 +190,9 @@ class Settings:
         self._check_args(AUGMENT, self.augment, "augment")
         if self.early_stopping is not None:
             self._check_args(EARLY_STOPPING, self.early_stopping, "early_stopping")
+        if config.inputs and (self.normalize or self.augment):
+            raise RunError("augment and normalize transform one image input; this model has "
+                           f"{len(config.inputs)} inputs")  # fmt: skip
         if self.accumulate < 1:
             raise RunError(f"accumulate must be at least 1, not {self.accumulate}")
         if self.monitor not in self.reported():
@@ -177,7 +202,7 @@ class Settings:
             )
         if not 0 <= self.seed < SEED_LIMIT:
             raise RunError(f"the seed must be in [0, {SEED_LIMIT}), not {self.seed}")
-        if self.task == "classify" and not config.num_classes:
+        if self.task == "classify" and not config.num_classes and not self.outputs:
             shape = "x".join(map(str, config.input_shape))
             raise RunError(
                 f"{self.loss} needs a model that outputs a vector of class scores; "
@@ -199,7 +224,12 @@ class Settings:
         return options
 
     def metric_columns(self) -> tuple[str, ...]:
-        """The metrics' names as reported (``top_5_accuracy`` for ``top_k``)."""
+        """What is reported besides the total loss: the metrics' names (``top_5_accuracy``
+        for ``top_k``); with several outputs, Keras's names: each output's loss
+        (``cultivar_loss``, unweighted), then each output's metrics (``cultivar_accuracy``)."""
+        if self.outputs:
+            losses = tuple(f"{t.output}_loss" for t in self.losses)
+            return (*losses, *(c for t in self.losses for c in t.metric_columns()))
         return tuple(metric_column(m, self.metric_args.get(m)) for m in self.metrics)
 
     def reported(self) -> tuple[str, ...]:
@@ -211,6 +241,10 @@ class Settings:
 
     def monitor_lower(self) -> bool:
         """Whether the monitored value improves downwards (losses, errors, perplexity)."""
+        name = self.monitor.removeprefix("val_")
+        for output in self.outputs:
+            if name.startswith(f"{output}_"):
+                return lower_is_better(name.removeprefix(f"{output}_"))
         return lower_is_better(self.monitor)
 
     def history_columns(self) -> tuple[str, ...]:
@@ -218,3 +252,19 @@ class Settings:
         learning rate at the epoch's end, seconds."""
         names = ("loss", *self.metric_columns())
         return ("epoch", *names, *(f"val_{n}" for n in names), "lr", "seconds")
+
+
+def _term(entry: dict) -> LossTerm:
+    """A :class:`LossTerm` from an entry of ``config.json``'s ``train.losses``."""
+    try:
+        return LossTerm(
+            entry["output"],
+            entry["loss"],
+            dict(entry["args"]),
+            float(entry["weight"]),
+            entry.get("task"),
+            tuple(entry.get("metrics", ())),
+            {k: dict(v) for k, v in entry.get("metric_args", {}).items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RunError(f"config.json: a train.losses entry is malformed ({exc!r})") from None

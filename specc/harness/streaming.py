@@ -77,6 +77,8 @@ def open_stream(settings, inputs) -> FolderStream | None:
     root = folder_root(settings.data)
     if root is None or len(inputs.shape) != 3:
         return None
+    if inputs.heads or inputs.feeds:  # one label set and one array: datasets.py says so
+        return None
     stream = FolderStream(root, inputs.shape, inputs.classes, settings.validation_split)
     decoded = stream.count("train") * int(np.prod(inputs.shape)) * 4
     if settings.stream or decoded > MEMORY_SHARE * memory_bytes():

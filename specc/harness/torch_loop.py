@@ -24,6 +24,7 @@ from . import torch_checkpoint
 from .datasets import inputs_of, load_dataset
 from .epochs import Preprocess, Records, make_monitor, steps_per_epoch
 from .errors import RunError, Stopped, saved_epochs
+from .feeds import count, each
 from .runfiles import remove_temporaries, replace_atomically
 from .streaming import open_stream
 from .torch_optim import make_optimizer
@@ -109,28 +110,31 @@ def train(config, settings, build_model, stop):
         state = torch_checkpoint.read(checkpoint, config)
     elif settings.resume and lead:
         print(f"no checkpoint in {out}: starting from scratch", flush=True)
-    channels_last = device.type == "cuda" and len(config.input_shape) == 3
+    channels_last = device.type == "cuda" and len(config.input_shape) == 3 and not config.inputs
     torch.manual_seed(settings.seed)
     inputs = inputs_of(config)
     stream = open_stream(settings, inputs)
     data = None
     if stream is None:
         data = load_dataset(settings.data, inputs, settings.data_dir, settings.validation_split)
-    prep = Preprocess(settings, config.input_shape)
+    prep = Preprocess(settings, () if config.inputs else config.input_shape)
     model = build_model().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(settings, model.parameters())
 
     def tensors(x, y):
-        x = to_tensor(x, device, channels_last)
-        return x, torch.from_numpy(y).to(x.device)
+        x = each(x, lambda v, _: to_tensor(v, device, channels_last))  # several inputs: a dict
+        where = next(iter(x.values())).device if isinstance(x, dict) else x.device
+        if isinstance(y, dict):  # several outputs: a label set each
+            return x, {name: torch.from_numpy(v).to(where) for name, v in y.items()}
+        return x, torch.from_numpy(y).to(where)
 
     if stream is None:
         (x_train, y_train), val, test = data.splits
         val_t, test_t = (tensors(prep.evaluation(x), y) for x, y in (val, test))
         train_t = None if prep.per_epoch else tensors(prep.training(x_train, 0), y_train)
-        samples = len(y_train)
+        samples = count(x_train)
     else:
         samples = stream.count("train")
     sampler = torch.utils.data.DistributedSampler(
@@ -159,12 +163,13 @@ def train(config, settings, build_model, stop):
     if settings.compile:
         net = torch.compile(net)
     step = Step(settings, device, world, stop, config.output_activation == "sigmoid",
-                int(config.output_shape[-1]) if config.output_shape else 1)  # fmt: skip
+                int(config.output_shape[-1]) if config.output_shape else 1,
+                config.outputs, config.inputs)  # fmt: skip
 
     def shard(split):  # this process's share of an evaluation split
         if stream is not None:
             return torch.arange(rank, stream.count(split), world)
-        return torch.arange(rank, len((val_t if split == "val" else test_t)[1]), world)
+        return torch.arange(rank, count((val_t if split == "val" else test_t)[0]), world)
 
     def evaluation(split):
         if stream is not None:

@@ -51,21 +51,26 @@ LOSSES = {
 
 
 class TotalLoss:
-    """The run's loss: one term, or the weighted sum over named outputs (a model whose
-    ``forward`` returns a dict of scores by output name)."""
+    """The run's loss: one term, or the weighted sum over named outputs (scores and labels
+    are then dicts by output name)."""
 
     def __init__(self, terms):
         self.terms = list(terms)
 
     def __call__(self, scores, y):
+        return self.parts(scores, y)[0]
+
+    def parts(self, scores, y):
+        """The total and each output's unweighted loss by output name (Keras reports those
+        as ``NAME_loss``); one term on plain tensors gives no parts."""
         if len(self.terms) == 1 and not isinstance(scores, dict):
             term = self.terms[0]
-            return LOSSES[term.loss](scores, y, term.args) * term.weight
-        total = 0.0
+            return LOSSES[term.loss](scores, y, term.args) * term.weight, {}
+        total, parts = 0.0, {}
         for term in self.terms:
-            total = total + term.weight * LOSSES[term.loss](scores[term.output], y[term.output],
-                                                            term.args)  # fmt: skip
-        return total
+            parts[term.output] = LOSSES[term.loss](scores[term.output], y[term.output], term.args)
+            total = total + term.weight * parts[term.output]
+        return total, parts
 
 
 class Stat:
@@ -312,4 +317,13 @@ def make_metrics(settings, sigmoid: bool, classes: int) -> dict:
             sigmoid, classes, settings.metric_args.get(name, {})
         )
         for name in settings.metrics
+    }
+
+
+def output_metrics(term, sigmoid: bool, classes: int) -> dict:
+    """One output's metrics (a :class:`~settings.LossTerm` of a model with several outputs)
+    by the name they are reported under (``cultivar_accuracy``): ``{name: (output, Stat)}``."""
+    return {
+        column: (term.output, METRICS[name](sigmoid, classes, term.metric_args.get(name, {})))
+        for name, column in zip(term.metrics, term.metric_columns(), strict=True)
     }

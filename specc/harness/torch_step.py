@@ -14,7 +14,7 @@ import torch
 
 from . import schedules
 from .errors import Stopped
-from .torch_metrics import TotalLoss, make_metrics
+from .torch_metrics import TotalLoss, make_metrics, output_metrics
 
 
 class Optimisation:
@@ -87,13 +87,35 @@ def clip_by_global_norm(grads, clip: float) -> None:
 
 
 class Step:
-    """What one training step computes: the loss to minimise and the metric sums."""
+    """What one training step computes: the loss to minimise and the metric sums.
 
-    def __init__(self, settings, device, world, stop, sigmoid: bool, classes: int):
+    With several outputs (``outputs``: the configuration's, in the model's order) the model's
+    tuple of scores becomes a dict by output name, the labels are one, and the sums hold each
+    output's unweighted loss and metrics besides the weighted total, reported under Keras's
+    names (``cultivar_loss``, ``cultivar_accuracy``).  Each output's loss is what Keras reports
+    under its TensorFlow backend: the mean of the batches' means, every batch counting once
+    (Keras weighs them by a batch size its compiled step does not know), where the total loss
+    and the metrics count every sample once.  With several inputs (``inputs``) a batch's
+    samples are a dict by input name, passed to ``forward`` in the model's order.
+    """
+
+    def __init__(self, settings, device, world, stop, sigmoid: bool, classes: int, outputs=(),
+                 inputs=()):  # fmt: skip
         self.loss = TotalLoss(settings.losses)
-        self.metrics = make_metrics(settings, sigmoid, classes)
-        self.names = ("loss", *self.metrics)
-        self.sizes = [2, *(m.size for m in self.metrics.values())]
+        self.inputs = tuple(i.name for i in inputs)  # several: the model takes one tensor each
+        self.outputs = tuple(o.name for o in outputs)
+        if outputs:
+            shape = {o.name: o for o in outputs}
+            self.metrics = {}
+            for term in settings.losses:
+                out = shape[term.output]
+                self.metrics.update(output_metrics(term, out.activation == "sigmoid", out.classes))
+        else:
+            made = make_metrics(settings, sigmoid, classes)
+            self.metrics = {name: (None, stat) for name, stat in made.items()}
+        self.parts = tuple(f"{name}_loss" for name in self.outputs)
+        self.names = ("loss", *self.parts, *self.metrics)
+        self.sizes = [3, len(self.parts), *(m.size for _, m in self.metrics.values())]
         self.amp = settings.mixed_precision
         self.device, self.world, self.stop = device, world, stop
 
@@ -101,19 +123,34 @@ class Step:
         """A zero vector of the loss's and the metrics' sums, on the device."""
         return torch.zeros(sum(self.sizes), dtype=torch.float64, device=self.device)
 
-    def scores(self, net, xb):
-        """The model's scores before any output softmax or sigmoid, under autocast if asked."""
+    def scores(self, net, xb, as_float=False):
+        """The model's scores before any output softmax or sigmoid, under autocast if asked
+        (a dict by output name for several outputs; float32 when ``as_float``)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            return net(xb, logits=True)
+            if self.inputs:
+                scores = net(*(xb[name] for name in self.inputs), logits=True)
+            else:
+                scores = net(xb, logits=True)
+        if self.outputs:
+            scores = dict(zip(self.outputs, scores, strict=True))
+        if as_float:
+            return {k: v.float() for k, v in scores.items()} if self.outputs else scores.float()
+        return scores
 
-    def add(self, totals, loss, scores, yb):
-        """Add the batch's loss sum, its sample count and its metric sums to ``totals``."""
+    def add(self, totals, loss, parts, scores, yb):
+        """Add the batch's loss sum, its sample count, one batch, each output's loss
+        (``parts``) and the metric sums to ``totals``."""
         with torch.no_grad():
-            totals[0] += loss.detach().double() * len(yb)
-            totals[1] += len(yb)
-            start = 2
-            for metric in self.metrics.values():
-                totals[start : start + metric.size] += metric.update(scores, yb).to(totals.device)
+            count = len(next(iter(yb.values()))) if isinstance(yb, dict) else len(yb)
+            totals[0] += loss.detach().double() * count
+            totals[1] += count
+            totals[2] += 1
+            for i, name in enumerate(self.outputs):
+                totals[3 + i] += parts[name].detach().double()
+            start = 3 + len(self.parts)
+            for output, metric in self.metrics.values():
+                s, y = (scores, yb) if output is None else (scores[output], yb[output])
+                totals[start : start + metric.size] += metric.update(s, y).to(totals.device)
                 start += metric.size
 
     def values(self, totals) -> dict:
@@ -122,8 +159,10 @@ class Step:
         if flat[1] == 0:
             return {}
         found = {"loss": flat[0] / flat[1]}
-        start = 2
-        for name, metric in self.metrics.items():
+        for i, name in enumerate(self.parts):
+            found[name] = flat[3 + i] / flat[2]
+        start = 3 + len(self.parts)
+        for name, (_, metric) in self.metrics.items():
             found[name] = metric.result(flat[start : start + metric.size])
             start += metric.size
         return found
@@ -147,10 +186,16 @@ class Step:
 def memory_batches(data, order, batch, device):
     """Batches of the tensors ``data`` in ``order`` (indices), moved to ``device``."""
     x, y = data
-    order = order.to(x.device)
+    order = order.to(next(iter(x.values())).device if isinstance(x, dict) else x.device)
+
+    def take(v):  # one tensor, or a dict of them (several inputs or outputs)
+        if isinstance(v, dict):
+            return {name: t[idx].to(device, non_blocking=True) for name, t in v.items()}
+        return v[idx].to(device, non_blocking=True)
+
     for start in range(0, len(order), batch):
         idx = order[start : start + batch]
-        yield x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+        yield take(x), take(y)
 
 
 def train_epoch(net, optimisation, batches, steps, step, progress):
@@ -165,9 +210,9 @@ def train_epoch(net, optimisation, batches, steps, step, progress):
     show_every = max(1, steps // 20)
     for i, (xb, yb) in enumerate(batches):
         scores = step.scores(net, xb)
-        loss = step.loss(scores, yb)
+        loss, parts = step.loss.parts(scores, yb)
         optimisation.backward(loss)
-        step.add(totals, loss, scores.detach(), yb)
+        step.add(totals, loss, parts, scores, yb)
         sync = i % show_every == 0 or i == steps - 1
         signum = step.stop_vote() if step.world == 1 or sync else None
         if signum:
@@ -187,6 +232,6 @@ def evaluate(model, batches, step):
     model.eval()
     totals = step.totals()
     for xb, yb in batches:
-        scores = step.scores(model, xb).float()
-        step.add(totals, step.loss(scores, yb), scores, yb)
+        scores = step.scores(model, xb, as_float=True)
+        step.add(totals, *step.loss.parts(scores, yb), scores, yb)
     return step.mean(totals)
