@@ -82,17 +82,6 @@ def data_diagnostics(checked: CheckedModel, data: str) -> list[Diagnostic]:
     )
 
 
-def harness_limits(checked: CheckedModel) -> list[Diagnostic]:
-    """What the training harness cannot train whatever the data, located.
-
-    Nothing at present: several inputs and several outputs train (one array of samples per
-    input, one label set per output); what a dataset cannot feed is
-    :func:`data_diagnostics`'s.  ``specc emit --train`` asks before it writes a run folder.
-    """
-    del checked  # every checked spec trains
-    return []
-
-
 def run_dir(checked: CheckedModel, backend: str, out: str | None) -> Path:
     """Where the run goes: ``--out``, else ``runs/<model>-<backend>``."""
     assert checked.model is not None

@@ -238,6 +238,17 @@ def test_torch_ddp_with_two_processes(tmp_path):
 
 
 @pytest.mark.slow
+def test_keras_replicas_evaluate_a_split_that_does_not_halve(tmp_path):
+    """15 validation samples between two replicas: Keras 3 fails on a first batch it cannot
+    halve (its evaluate averages that batch over the replicas); the harness batches 14 + 1."""
+    spec = ROOT / "specs" / "iris_mlp.spec"
+    train("keras", tmp_path, "--epochs", "1", "--nproc", "2", "--validation-split", "0.125",
+          spec=spec)  # fmt: skip
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["world_size"] == 2 and "val_accuracy" in history(tmp_path)[0]
+
+
+@pytest.mark.slow
 def test_keras_mirrored_strategy_on_two_logical_cpus(tmp_path):
     train("keras", tmp_path, "--epochs", "2", "--nproc", "2")
     info = json.loads((tmp_path / "run.json").read_text())

@@ -377,3 +377,19 @@ def test_emit_train_writes_a_run_folder_per_backend(tmp_path, capsys):
         assert (folder / "train.py").is_file() and (folder / f"digits_cnn_{backend}.py").is_file()
     assert cli.main(["emit", str(DIGITS), "-b", "torch", "--train"]) == 2
     assert "--train writes a run folder: give it with -o DIR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("batch", "samples", "replicas", "expected"),
+    [(32, 15, 2, 14), (32, 100, 2, 32), (32, 15, 1, 32), (7, 100, 2, 6), (32, 9, 4, 8)],
+)
+def test_an_evaluation_batch_splits_evenly_between_replicas(batch, samples, replicas, expected):
+    keras_loop = pytest.importorskip("specc.harness.keras_loop")
+    got = keras_loop.evaluation_batch(batch, samples, replicas)
+    assert got == expected and min(got, samples) % replicas == 0
+
+
+def test_too_few_samples_for_the_replicas_is_a_run_error():
+    keras_loop = pytest.importorskip("specc.harness.keras_loop")
+    with pytest.raises(RunError, match=r"1 sample.*2 replicas"):
+        keras_loop.evaluation_batch(32, 1, 2)

@@ -138,14 +138,8 @@ def _write_run_folders(checked, sources: dict[str, str], output: Path, several: 
     """``emit --train``: a run folder per backend (``DIR/<model>-<backend>`` for ``all``)."""
     from specc.harness.errors import HarnessError
     from specc.harness.lock import RunLock
-    from specc.report import render_diagnostics
     from specc.run_folder import write_run_folder
-    from specc.training import harness_limits
 
-    limits = harness_limits(checked)
-    if limits:
-        print(render_diagnostics(checked, limits), file=sys.stderr)
-        return ExitCode.ERRORS
     for backend, code in sources.items():
         folder = output / f"{checked.model.name}-{backend}" if several else output
         try:

@@ -171,11 +171,36 @@ class StopCheck(keras.callbacks.Callback):
         self.stop.check()
 
 
+def evaluation_batch(batch: int, samples: int, replicas: int) -> int:
+    """The batch size that evaluates ``samples`` on ``replicas`` replicas: ``batch``, unless
+    the first batch would not split evenly between them, then the largest multiple of
+    ``replicas`` that fits.  (Keras 3's ``evaluate`` under a distribution strategy averages
+    the first batch over the replicas to build its metrics, and fails on uneven parts.)"""
+    first = min(batch, samples)
+    if replicas <= 1 or first % replicas == 0:
+        return batch
+    if first < replicas:
+        raise RunError(
+            f"{samples} sample(s) to evaluate cannot be split between {replicas} replicas: "
+            "use a larger --validation-split, or fewer --nproc"
+        )
+    return first - first % replicas
+
+
+def replicas_of(model) -> int:
+    """How many replicas train ``model`` in step (1 without a distribution strategy)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return int(getattr(strategy, "num_replicas_in_sync", 1) or 1)
+
+
 def fit_epoch(model, data, validation, settings, epoch, stop, verbose, callbacks=()):
     """``fit`` for the single epoch ``epoch`` on ``data`` in that epoch's order; returns
     Keras's History."""
     x, y = data
     order = epoch_order(count(x), settings.seed, epoch)
+    checked = None
+    if validation is not None:
+        checked = evaluation_batch(settings.batch, count(validation[0]), replicas_of(model))
     return model.fit(
         take(x, order),
         take(y, order),
@@ -183,13 +208,14 @@ def fit_epoch(model, data, validation, settings, epoch, stop, verbose, callbacks
         epochs=epoch + 1,
         initial_epoch=epoch,
         validation_data=validation,
+        validation_batch_size=checked,
         shuffle=False,
         callbacks=[StopCheck(stop), *callbacks],
         verbose=verbose,
     )
 
 
-def stream_dataset(stream, split, epoch, settings, prep):
+def stream_dataset(stream, split, epoch, settings, prep, replicas=1):
     """A ``tf.data`` pipeline over a streamed split: the training split in ``epoch``'s order
     (augmented for it), the others in index order; images decoded by a parallel map of
     ``settings.workers`` threads (tf.data's choice for 0), batched, normalised, prefetched."""
@@ -220,7 +246,9 @@ def stream_dataset(stream, split, epoch, settings, prep):
     parallel = settings.workers or tf.data.AUTOTUNE
     dataset = tf.data.Dataset.from_tensor_slices(order.astype("int64"))
     dataset = dataset.map(decode, num_parallel_calls=parallel, deterministic=True)
-    dataset = dataset.batch(settings.batch).map(finish)
+    batch = settings.batch if epoch is not None else evaluation_batch(settings.batch, count,
+                                                                       replicas)  # fmt: skip
+    dataset = dataset.batch(batch).map(finish)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -257,8 +285,6 @@ def train(config, settings, build_model, stop):
         testing = (x_test, y_test) if count(x_test) else None
     else:
         samples = stream.count("train")
-        validation = stream_dataset(stream, "val", None, settings, prep)
-        testing = stream_dataset(stream, "test", None, settings, prep)
     remove_temporaries(out)
     per_epoch = steps_per_epoch(samples, settings.batch)
     monitor = make_monitor(settings)
@@ -270,6 +296,10 @@ def train(config, settings, build_model, stop):
             done, rows = keras_checkpoint.restore(model, saved)
             monitor.state.update(saved["loop"].get("monitor", {}))
             print(f"resuming after epoch {done} from {folder}", flush=True)
+    replicas = replicas_of(model)
+    if stream is not None:
+        validation = stream_dataset(stream, "val", None, settings, prep, replicas)
+        testing = stream_dataset(stream, "test", None, settings, prep, replicas)
     lead = chief()
     best = _best_weights(out, monitor, saved, model)
     verbose = 1 if sys.stdout.isatty() else 2
@@ -314,7 +344,8 @@ def train(config, settings, build_model, stop):
                 model.set_weights(best)
             test = {}
             if testing is not None and stream is None:
-                test = model.evaluate(*testing, batch_size=settings.batch, verbose=0,
+                batch = evaluation_batch(settings.batch, count(testing[0]), replicas)
+                test = model.evaluate(*testing, batch_size=batch, verbose=0,
                                       callbacks=[StopCheck(stop)], return_dict=True)  # fmt: skip
             elif testing is not None:
                 test = model.evaluate(testing, verbose=0, callbacks=[StopCheck(stop)],
