@@ -17,6 +17,7 @@ from tests.emitted import (
     check_spec,
     keras_outputs,
     load_emitted,
+    randomize_keras,
     sample_inputs,
     spec_paths,
     torch_outputs,
@@ -27,22 +28,6 @@ TOLERANCE = 1e-4
 BIG = 20_000_000
 # torch -> keras on the small specs; the 138M-parameter VGG16 is ported keras -> torch only
 SMALL_SPECS = [p for p in SPECS if check_spec(p).totals()["params"] <= BIG]
-
-
-def _randomize_keras(model) -> None:
-    """Random weights everywhere, including biases and BatchNorm statistics (variances > 0)."""
-    rng = np.random.default_rng(3)
-    for layer in model.layers:
-        new = []
-        for weight in layer.weights:
-            value = rng.normal(scale=0.2, size=weight.shape).astype("float32")
-            if "variance" in weight.path:
-                value = np.abs(value) + 0.5
-            new.append(value)
-        if new:
-            layer.set_weights(new)
-            if hasattr(layer, "finalize_state"):  # Normalization: use the statistics just set
-                layer.finalize_state()
 
 
 def _randomize_torch(model) -> None:
@@ -72,7 +57,7 @@ def test_keras_to_torch_same_outputs(spec, tmp_path):
     batch = 1 if checked.totals()["params"] > BIG else 3
     keras_model = load_emitted(checked, "keras", tmp_path).build_model()
     torch_model = load_emitted(checked, "torch", tmp_path).build_model()
-    _randomize_keras(keras_model)
+    randomize_keras(keras_model)
     keras_to_torch(checked, keras_model, torch_model)
     expected, got = _outputs(checked, keras_model, torch_model, batch)
     assert got.shape == expected.shape
@@ -101,7 +86,7 @@ def test_port_weights_files_both_ways(suffix, tmp_path):
     spec = ROOT / "specs" / "digits_cnn.spec"
     checked = check_spec(spec)
     keras_model = load_emitted(checked, "keras", tmp_path).build_model()
-    _randomize_keras(keras_model)
+    randomize_keras(keras_model)
     keras_file = tmp_path / f"trained{suffix}"
     if suffix == ".keras":
         keras_model.save(keras_file)

@@ -20,15 +20,7 @@ from hypothesis import strategies as st
 from specc.compiler import check_text
 from specc.emit import emit_source
 from specc.port_weights import keras_to_torch
-from tests.emitted import (
-    ROOT,
-    check_spec,
-    keras_outputs,
-    load_emitted,
-    sample_inputs,
-    torch_outputs,
-)
-from tests.test_port_weights import _randomize_keras
+from tests.emitted import ROOT, assert_same_function, check_spec, load_emitted
 
 
 def _source(spec: str, backend: str) -> str:
@@ -255,13 +247,5 @@ def test_random_rank_changes_compute_the_same_function_in_both_frameworks(text, 
 
     checked = check_text(text, "ranks.spec")
     assert checked.ok, [d.message for d in checked.diagnostics]
-    keras_model = load_emitted(checked, "keras", tmp_path).build_model()
-    torch_model = load_emitted(checked, "torch", tmp_path).build_model().eval()
-    _randomize_keras(keras_model)
-    keras_to_torch(checked, keras_model, torch_model)
-    x_keras, x_torch = sample_inputs(checked, 2)
-    expected = keras_outputs(keras_model, x_keras)
-    got = torch_outputs(torch_model, x_torch)
-    for e, g in zip(expected, got, strict=True):
-        np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-4)
+    assert_same_function(checked, tmp_path, batch=2)
     keras.backend.clear_session()

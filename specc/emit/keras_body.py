@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from specc.emit.environment import py
-from specc.emit.structure import Instance, Unifier
+from specc.emit.structure import Instance, Unifier, fresh_name
 
 
 @dataclass
@@ -44,12 +44,7 @@ class FunctionBody:
 
     def fresh(self, base: str) -> str:
         """A variable named ``base`` (or ``base_2``, ...) not live yet, now live."""
-        name, k = base, 1
-        while name in self.live:
-            k += 1
-            name = f"{base}_{k}"
-        self.live.add(name)
-        return name
+        return fresh_name(self.live, base)
 
     def name_of(self, local: str) -> str:
         """The ``name=`` text of a layer called ``local`` here."""

@@ -15,7 +15,7 @@ from specc.emit.environment import EmitError
 from specc.emit.keras_body import FunctionBody, KerasFunction, named_layer
 from specc.emit.keras_context import KerasContext
 from specc.emit.keras_groups import KerasGroupWriter
-from specc.emit.structure import Instance, identifier, same
+from specc.emit.structure import Instance, call_hints, default_value, identifier, same
 from specc.expansion import name_clause_as_arg
 from specc.exprs import names_in, to_python
 from specc.plans import KerasPlan
@@ -207,11 +207,11 @@ class KerasStatementWriter:
         """``target = block(source, args..., name=...)``."""
         fn = self.function_for(insts[0])
         rows = [fn.row[inst.scope.index] for inst in insts]
-        hints = _call_hints(insts[0], stmt)
+        hints = call_hints(insts[0], stmt)
         args, keyword = [source], False
         for pname, default in fn.params:
             values = [fn.values[pname][r] for r in rows]
-            if default is not None and all(same(v, _literal(default)) for v in values):
+            if default is not None and all(same(v, default_value(default)) for v in values):
                 keyword = True
                 continue
             text = body.unifier.text(values, hints.get(pname), f"{insts[0].scope.local}_{pname}")
@@ -223,25 +223,3 @@ class KerasStatementWriter:
         args.append(f"name={name}")
         body.lines.append(f"{target} = {fn.name}({', '.join(args)})")
         return target
-
-
-def _call_hints(inst: Instance, stmt) -> dict[str, str]:
-    """The spec's arguments of a block call, as Python expressions, by parameter name."""
-    if stmt is None or not hasattr(stmt, "args"):
-        return {}
-    formals = [f.name for f in inst.scope.formals]
-    args = [a for a in stmt.args if a.key != "name"]
-    hints: dict[str, str] = {}
-    for formal, arg in zip(formals, [a for a in args if a.key is None], strict=False):
-        hints[formal] = to_python(arg.value, {n: n for n in names_in(arg.value)})
-    for arg in args:
-        if arg.key is not None:
-            hints[arg.key] = to_python(arg.value, {n: n for n in names_in(arg.value)})
-    return {k: v for k, v in hints.items() if v is not None}
-
-
-def _literal(text: str):
-    try:
-        return eval(text, {"__builtins__": {}}, {})
-    except Exception:
-        return object()

@@ -12,6 +12,7 @@ choice is checked against every instance, so the emitted code computes what the 
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -306,6 +307,43 @@ def count_value(stmt: Statement) -> Value | None:
     stmt = name_clause_as_arg(stmt)
     positional = [a for a in stmt.args if a.key is None]
     return positional[0].value if positional else None
+
+
+def call_hints(inst: Instance, stmt) -> dict[str, str]:
+    """The spec's arguments of a block call, as Python expressions of the calling body's
+    parameters, by parameter name (an iteration's parameters are its own names)."""
+    if inst.scope.kind == "iteration":
+        return {name: name for name in inst.env}
+    if stmt is None or not hasattr(stmt, "args"):
+        return {}
+    formals = [f.name for f in inst.scope.formals]
+    args = [a for a in stmt.args if a.key != "name"]
+    hints: dict[str, str] = {}
+    for formal, arg in zip(formals, [a for a in args if a.key is None], strict=False):
+        hints[formal] = to_python(arg.value, {n: n for n in names_in(arg.value)})
+    for arg in args:
+        if arg.key is not None:
+            hints[arg.key] = to_python(arg.value, {n: n for n in names_in(arg.value)})
+    return {k: v for k, v in hints.items() if v is not None}
+
+
+def default_value(text: str) -> Any:
+    """A block parameter's default as written in Python (``1``, ``False``, ``(3, 3)``); one
+    that is not a literal gives a value equal to nothing."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return object()
+
+
+def fresh_name(live: set[str], base: str) -> str:
+    """A variable named ``base`` (or ``base_2``, ...) not in ``live``, now added to it."""
+    name, k = base, 1
+    while name in live:
+        k += 1
+        name = f"{base}_{k}"
+    live.add(name)
+    return name
 
 
 def count_hint(stmt) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from specc.emit.structure import Instance, Unifier
+from specc.emit.structure import Instance, Unifier, fresh_name
 from specc.emit.torch_parts import Val
 
 
@@ -63,12 +63,7 @@ class ClassScope:
 
     def fresh(self, base: str) -> str:
         """A variable named ``base`` (or ``base_2``, ...) not live yet, now live."""
-        name, k = base, 1
-        while name in self.live:
-            k += 1
-            name = f"{base}_{k}"
-        self.live.add(name)
-        return name
+        return fresh_name(self.live, base)
 
 
 LOOP_VARS = ("i", "j", "k", "m")

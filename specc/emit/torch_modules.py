@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from specc.emit.environment import EmitError
-from specc.emit.structure import Instance, count_hint, identifier, repeat_items, same
+from specc.emit.structure import (
+    Instance,
+    call_hints,
+    count_hint,
+    default_value,
+    identifier,
+    repeat_items,
+    same,
+)
 from specc.emit.torch_class import ClassScope, TorchClass, loop_var
 from specc.emit.torch_context import TorchContext
 from specc.emit.torch_parts import FIRST, Val, activation_module, convert, identity, layout_of
@@ -64,10 +72,10 @@ class TorchSubmoduleWriter:
             )
         rows = [child.row[s] for s in scopes]
         args, keyword = [], False
-        hints = self._call_hints(self.context.insts[scopes[0]], stmt)
+        hints = call_hints(self.context.insts[scopes[0]], stmt)
         for pname, default in child.params:
             values = [child.values[pname][r] for r in rows]
-            if default is not None and all(same(v, _default(default)) for v in values):
+            if default is not None and all(same(v, default_value(default)) for v in values):
                 keyword = True
                 continue
             derived = pname == "in_channels" and not scope.cls.root
@@ -78,23 +86,6 @@ class TorchSubmoduleWriter:
             else:
                 args.append(text)
         return f"{child.name}({', '.join(args)})"
-
-    def _call_hints(self, inst: Instance, stmt) -> dict[str, str]:
-        """The spec's arguments of a block call (or an iteration's parameters), as Python
-        expressions of the calling body's parameters, by parameter name."""
-        if inst.scope.kind == "iteration":
-            return {name: name for name in inst.env}
-        if stmt is None:
-            return {}
-        formals = [f.name for f in inst.scope.formals]
-        args = [a for a in stmt.args if a.key != "name"]
-        hints: dict[str, str] = {}
-        for formal, arg in zip(formals, [a for a in args if a.key is None], strict=False):
-            hints[formal] = to_python(arg.value, {n: n for n in names_in(arg.value)})
-        for arg in args:
-            if arg.key is not None:
-                hints[arg.key] = to_python(arg.value, {n: n for n in names_in(arg.value)})
-        return {k: v for k, v in hints.items() if v is not None}
 
     def sequential(self, scopes: list[int], scope: ClassScope, name: str) -> str:
         """``nn.Sequential(...)`` of a group's items (a repeat inside is spliced in)."""
@@ -228,10 +219,3 @@ class TorchSubmoduleWriter:
 def _statement_at(inst: Instance):
     """The call statement that made a block instance (for its arguments' hints)."""
     return inst.scope.stmt
-
-
-def _default(text: str):
-    try:
-        return eval(text, {"__builtins__": {}}, {})
-    except Exception:
-        return object()
