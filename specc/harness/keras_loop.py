@@ -135,8 +135,8 @@ def compile_model(model, settings, config, per_epoch: int = 1, total: int = 1):
     classes = int(config.output_shape[-1]) if config.output_shape else 1
     sigmoid = config.output_activation == "sigmoid"
     if config.outputs:  # several: a loss, a weight and metrics per output, by name
-        each = {o.name: o.activation in ("softmax", "sigmoid") for o in config.outputs}
-        loss, weights = keras_metrics.make_loss(settings.losses, each)
+        by_output = {o.name: o.activation in ("softmax", "sigmoid") for o in config.outputs}
+        loss, weights = keras_metrics.make_loss(settings.losses, by_output)
         metrics = keras_metrics.output_metrics(settings, config.outputs)
     else:
         loss, weights = keras_metrics.make_loss(settings.losses, probabilities)
