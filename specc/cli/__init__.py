@@ -23,7 +23,7 @@ import os
 import sys
 from typing import NoReturn
 
-from specc.cli.common import UsageError
+from specc.cli.common import SpecHasErrors, UsageError
 from specc.cli.parser import build_parser
 from specc.cli.reference_commands import cmd_layers
 from specc.cli.spec_commands import cmd_check, cmd_emit, cmd_fmt, cmd_graph
@@ -93,6 +93,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     """Run the command ``args`` selects; returns its exit status instead of raising."""
     try:
         return args.func(args)
+    except SpecHasErrors:
+        return ExitCode.ERRORS
     except UsageError as exc:
         print(f"specc: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE

@@ -13,6 +13,10 @@ class UsageError(Exception):
     """A problem with how specc was called rather than with a spec."""
 
 
+class SpecHasErrors(Exception):
+    """The spec has errors, already shown on stderr: the command ends with exit status 1."""
+
+
 def read_spec(path: str):
     """The spec file at ``path``, or a :class:`UsageError` saying why it cannot be read."""
     from specc.source import SourceReadError, read_source
@@ -28,6 +32,20 @@ def check_spec_file(path: str):
     from specc.compiler import check_source
 
     return check_source(read_spec(path))
+
+
+def valid_spec(path: str, *, warnings: bool = True):
+    """The spec file at ``path``, checked and free of errors; its errors shown on stderr and
+    :class:`SpecHasErrors` raised otherwise (its warnings shown too, with ``warnings``)."""
+    from specc.report import render_diagnostics
+
+    checked = check_spec_file(path)
+    if not checked.ok:
+        print(render_diagnostics(checked), file=sys.stderr)
+        raise SpecHasErrors
+    if warnings:
+        print_warnings(checked)
+    return checked
 
 
 def print_warnings(checked) -> None:

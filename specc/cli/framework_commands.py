@@ -10,21 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from specc.cli.common import UsageError, check_spec_file, print_warnings
+from specc.cli.common import UsageError, valid_spec
 from specc.exit_codes import ExitCode
 from specc.harness.backends import NAMES as BACKENDS
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``specc train SPEC``: emit the training script into a run folder and run it."""
-    from specc.report import render_diagnostics
     from specc.training import train_command
 
-    checked = check_spec_file(args.spec)
-    if not checked.ok:
-        print(render_diagnostics(checked), file=sys.stderr)
-        return ExitCode.ERRORS
-    print_warnings(checked)
+    checked = valid_spec(args.spec)
     return train_command(checked, args)
 
 
@@ -37,25 +32,16 @@ def cmd_port_weights(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr)
         return ExitCode.USAGE
     from specc.port_weights import port_command
-    from specc.report import render_diagnostics
 
-    checked = check_spec_file(args.spec)
-    if not checked.ok:
-        print(render_diagnostics(checked), file=sys.stderr)
-        return ExitCode.ERRORS
-    print_warnings(checked)
+    checked = valid_spec(args.spec)
     return port_command(checked, args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``specc export SPEC --format onnx -o FILE``: the model as an ONNX file."""
     from specc.bridge.commands import BadUsage, export_command
-    from specc.report import render_diagnostics
 
-    checked = check_spec_file(args.spec)
-    if not checked.ok:
-        print(render_diagnostics(checked), file=sys.stderr)
-        return ExitCode.ERRORS
+    checked = valid_spec(args.spec, warnings=False)
     try:
         return export_command(checked, args)
     except BadUsage as exc:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from specc.cli.common import UsageError, check_spec_file, print_warnings, read_spec
+from specc.cli.common import UsageError, check_spec_file, print_warnings, read_spec, valid_spec
 from specc.exit_codes import ExitCode
 from specc.harness.backends import NAMES as BACKENDS
 
@@ -105,11 +105,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
         raise UsageError("--train writes a run folder: give it with -o DIR")
     if to_folder and args.output in (None, "-"):
         raise UsageError("--backend all writes two files: give a folder with -o DIR")
-    checked = check_spec_file(args.spec)
-    if not checked.ok:
-        print(render_diagnostics(checked), file=sys.stderr)
-        return ExitCode.ERRORS
-    print_warnings(checked)
+    checked = valid_spec(args.spec)
     backends = BACKENDS if to_folder else (args.backend,)
     limits = [d for backend in backends for d in backend_diagnostics(checked, backend)]
     if limits:  # a valid spec that this backend cannot express, located
@@ -157,7 +153,6 @@ def _write_run_folders(checked, sources: dict[str, str], output: Path, several: 
 def cmd_graph(args: argparse.Namespace) -> int:
     """``specc graph SPEC [-o FILE]``: draw the model as SVG, PNG or DOT (stdout: SVG)."""
     from specc.diagram.output import PngUnavailable, choose_format, render, write_output
-    from specc.report import render_diagnostics
 
     try:
         fmt = choose_format(args.output, args.format)
@@ -168,10 +163,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     to_stdout = args.output in (None, "-")
     if to_stdout and fmt == "png" and sys.stdout.isatty():
         raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
-    checked = check_spec_file(args.spec)
-    if not checked.ok:
-        print(render_diagnostics(checked), file=sys.stderr)
-        return ExitCode.ERRORS
+    checked = valid_spec(args.spec, warnings=False)
     try:
         data = render(checked, fmt, depth=args.depth, direction=args.direction)
     except PngUnavailable as exc:

@@ -203,9 +203,7 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
     backend = need(document.get("backend"), (str,), "backend")
     if backend not in BACKEND_NAMES:
         raise RunError(f"{where}: unknown backend {backend!r} ({', '.join(BACKEND_NAMES)})")
-    shape = need(inputs.get("shape"), (list,), "input.shape")
-    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise RunError(f"{where}: input.shape must be a list of positive sizes, not {shape}")
+    shape = _sizes(inputs, "input", need, where)
     dtype = need(inputs.get("dtype"), (str,), "input.dtype")
     if dtype not in INPUT_DTYPES:
         raise RunError(f"{where}: input.dtype must be one of {', '.join(INPUT_DTYPES)}")
@@ -218,9 +216,7 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
     activation = output.get("activation")
     if activation is not None:
         need(activation, (str,), "output.activation")
-    out_shape = need(output.get("shape"), (list,), "output.shape")
-    if not out_shape or not all(isinstance(d, int) and d > 0 for d in out_shape):
-        raise RunError(f"{where}: output.shape must be a list of positive sizes, not {out_shape}")
+    out_shape = _sizes(output, "output", need, where)
     outputs = tuple(
         _output(o, f"outputs[{i}]", need, where)
         for i, o in enumerate(need(document.get("outputs"), (list,), "outputs"))
@@ -252,13 +248,19 @@ def parse_config(document: Any, where: str = CONFIG_NAME) -> RunConfig:
     )
 
 
+def _sizes(entry: dict, what: str, need, where: str) -> list[int]:
+    """``entry["shape"]``, checked: a list of positive sizes."""
+    shape = need(entry.get("shape"), (list,), f"{what}.shape")
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise RunError(f"{where}: {what}.shape must be a list of positive sizes, not {shape}")
+    return shape
+
+
 def _input(entry: Any, what: str, need, where: str) -> InputInfo:
     """One entry of ``inputs``, checked."""
     need(entry, (dict,), what)
     name = need(entry.get("name"), (str,), f"{what}.name")
-    shape = need(entry.get("shape"), (list,), f"{what}.shape")
-    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise RunError(f"{where}: {what}.shape must be a list of positive sizes, not {shape}")
+    shape = _sizes(entry, what, need, where)
     dtype = need(entry.get("dtype"), (str,), f"{what}.dtype")
     if dtype not in INPUT_DTYPES:
         raise RunError(f"{where}: {what}.dtype must be one of {', '.join(INPUT_DTYPES)}")
@@ -272,9 +274,7 @@ def _output(entry: Any, what: str, need, where: str) -> OutputInfo:
     """One entry of ``outputs``, checked."""
     need(entry, (dict,), what)
     name = need(entry.get("name"), (str,), f"{what}.name")
-    shape = need(entry.get("shape"), (list,), f"{what}.shape")
-    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise RunError(f"{where}: {what}.shape must be a list of positive sizes, not {shape}")
+    shape = _sizes(entry, what, need, where)
     classes = need(entry.get("classes"), (int,), f"{what}.classes")
     activation = entry.get("activation")
     if activation is not None:

@@ -37,16 +37,6 @@ from .outputs import Head
 SPLIT_SEED = 0  # fixed: every seed and both frameworks see the same splits
 TEST_FRACTION = 0.2  # for datasets without their own test set
 SYNTHETIC_SAMPLES = 2048
-NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
-KIND_NAMES = {
-    "U": "strings",
-    "S": "byte strings",
-    "O": "Python objects",
-    "c": "complex numbers",
-    "M": "dates",
-    "m": "time spans",
-    "V": "records",
-}
 
 
 @dataclass(frozen=True)
@@ -432,25 +422,10 @@ def scale(x: np.ndarray) -> np.ndarray:
 
 def check_samples(x: np.ndarray, where: str, key: str) -> None:
     """Refuse samples that are not numbers, not finite, or not an array of samples."""
-    x = np.asarray(x)
-    if x.dtype.kind not in NUMERIC_KINDS:
-        what = KIND_NAMES.get(x.dtype.kind, str(x.dtype))
-        raise DataError(f"{where}: {key} holds {what} ({x.dtype}), not numbers")
+    x = labels_module.numbers(x, where, key, "numbers")
     if x.ndim == 0:
         raise DataError(f"{where}: {key} is a single number, not an array of samples")
-    _check_finite(x, where, key, "samples")
-
-
-def _check_finite(x: np.ndarray, where: str, key: str, what: str) -> None:
-    if x.dtype.kind != "f":
-        return
-    bad = ~np.isfinite(x)
-    if bad.any():
-        first = int(np.argmax(bad.reshape(len(x), -1).any(axis=1))) if x.ndim else 0
-        raise DataError(
-            f"{where}: {key} has {int(bad.sum())} NaN or infinite values "
-            f"(the first in {what[:-1]} {first}); clean or drop them"
-        )
+    labels_module.finite(x, where, key, "sample")
 
 
 def fit_shape(x: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:

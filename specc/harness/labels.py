@@ -36,19 +36,31 @@ CLASS_TASKS = ("classify", "segment", "tag", "language_model")
 
 def numeric(y: np.ndarray, where: str, key: str, what: str) -> np.ndarray:
     """``y`` as an array of numbers, all finite; a DataError otherwise."""
-    y = np.asarray(y)
-    if y.dtype.kind not in NUMERIC_KINDS:
-        kind = KIND_NAMES.get(y.dtype.kind, str(y.dtype))
-        raise DataError(f"{where}: {key} holds {kind} ({y.dtype}), not {what}")
-    if y.dtype.kind == "f":
-        bad = ~np.isfinite(y)
+    return finite(numbers(y, where, key, what), where, key, "label")
+
+
+def numbers(x, where: str, key: str, what: str) -> np.ndarray:
+    """``x`` as an array of numbers (bool, integers or floats); a DataError naming what it
+    holds otherwise (``what`` says what it should hold)."""
+    x = np.asarray(x)
+    if x.dtype.kind not in NUMERIC_KINDS:
+        kind = KIND_NAMES.get(x.dtype.kind, str(x.dtype))
+        raise DataError(f"{where}: {key} holds {kind} ({x.dtype}), not {what}")
+    return x
+
+
+def finite(x: np.ndarray, where: str, key: str, item: str) -> np.ndarray:
+    """``x`` unchanged when it has no NaN or infinity; a DataError naming the first ``item``
+    (sample, label) that has one otherwise."""
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
         if bad.any():
-            first = int(np.argmax(bad.reshape(len(y), -1).any(axis=1))) if y.ndim else 0
+            first = int(np.argmax(bad.reshape(len(x), -1).any(axis=1))) if x.ndim else 0
             raise DataError(
                 f"{where}: {key} has {int(bad.sum())} NaN or infinite values "
-                f"(the first in label {first}); clean or drop them"
+                f"(the first in {item} {first}); clean or drop them"
             )
-    return y
+    return x
 
 
 def class_indices(y, where: str, key: str, shape: tuple[int, ...], classes: int) -> np.ndarray:
